@@ -1,0 +1,87 @@
+"""Wire the validated settings into JupyterHub's traitlets config (called from jupyterhub_config.py)."""
+
+from __future__ import annotations
+
+import os
+
+import docker
+import docker.errors
+
+from .auth import ADMIN_USER_ENV, LabNativeAuthenticator, external_authenticator
+from .errors import ConfigError
+from .network import ensure_network
+from .profiles import load_profiles
+from .settings import Settings
+from .spawner import LabSpawner
+from .state import ensure_secret, ensure_state_dir
+
+
+
+
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as e:
+        raise ConfigError(f"no Docker engine answers ({e}); start one with scripts/docker-bootstrap.sh") from None
+    return client
+
+
+def configure(c, settings: Settings) -> None:
+    state = ensure_state_dir(settings.state_dir)
+    profiles = load_profiles(settings.profiles_dir)
+    gateway = ensure_network(docker_client(), settings.spawner.network, settings.spawner.isolate_containers)
+
+    # --- hub, proxy, database, secrets ---
+    hub = settings.hub
+    c.JupyterHub.bind_url = hub.bind_url
+    c.JupyterHub.hub_ip = hub.hub_ip or gateway
+    c.JupyterHub.hub_connect_ip = hub.hub_ip or gateway
+    c.JupyterHub.hub_port = hub.hub_port
+    c.JupyterHub.db_url = hub.db_url or f"sqlite:///{state / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+    c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+    c.JupyterHub.log_level = hub.log_level
+    # The proxy token is kept so a restarted hub can talk to a proxy that kept running.
+    c.ConfigurableHTTPProxy.auth_token = ensure_secret(state, "proxy-auth-token")
+    c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+    # User servers outlive a hub restart; the hub finds them again from its database.
+    c.JupyterHub.cleanup_servers = False
+
+    # --- authentication ---
+    admin = os.environ.get(ADMIN_USER_ENV) or hub.admin_users[0]
+    c.Authenticator.admin_users = {*hub.admin_users, admin}
+    auth = settings.auth
+    if auth.kind == "native":
+        c.JupyterHub.authenticator_class = LabNativeAuthenticator
+        native = auth.native
+        c.LabNativeAuthenticator.open_signup = native.open_signup
+        c.LabNativeAuthenticator.minimum_password_length = native.minimum_password_length
+        c.LabNativeAuthenticator.check_common_password = native.check_common_password
+        c.LabNativeAuthenticator.allowed_failed_logins = native.allowed_failed_logins
+        c.LabNativeAuthenticator.seconds_before_next_try = native.seconds_before_next_try
+        c.LabNativeAuthenticator.bootstrap_admin = admin
+        c.LabNativeAuthenticator.admin_password_file = str(state / "admin-password")
+        # Who may log in is decided by the admin's approval of each sign-up.
+        c.Authenticator.allow_all = True
+    else:
+        cls = external_authenticator(auth.kind, auth.options)
+        c.JupyterHub.authenticator_class = cls
+        for key, value in auth.options.items():
+            setattr(c[cls.__name__], key, value)
+
+    # --- spawner ---
+    sp = settings.spawner
+    c.JupyterHub.spawner_class = LabSpawner
+    c.LabSpawner.profiles = profiles
+    c.LabSpawner.prefix = "labhub"
+    c.LabSpawner.network_name = sp.network
+    c.LabSpawner.home_dir = sp.home_dir
+    c.LabSpawner.notebook_dir = sp.home_dir
+    c.LabSpawner.volumes = {sp.home_volume: sp.home_dir}
+    c.LabSpawner.pids_limit = sp.pids_limit
+    c.LabSpawner.remove = True  # containers are disposable; the home volume is not
+    c.LabSpawner.pull_policy = "never"  # only images built here (and named in profiles) run
+    c.LabSpawner.start_timeout = sp.start_timeout
+    c.LabSpawner.http_timeout = sp.http_timeout
+    c.LabSpawner.default_url = "/lab"

@@ -1,0 +1,112 @@
+"""The one validated configuration model of labhub.
+
+The admin writes a YAML file (path in $LABHUB_CONFIG); every key is optional and the defaults are the
+embedded single-host setup. An unknown key or a bad value stops the hub at start-up with the key's
+dotted name and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError, describe
+from .units import parse_duration
+
+CONFIG_ENV = "LABHUB_CONFIG"
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSettings(Strict):
+    bind_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^/]+(/.*)?$")
+    # Where user containers reach the hub API. Default: the gateway of the labhub network, so the
+    # API is not exposed on every interface of the host.
+    hub_ip: str | None = None
+    hub_port: int = Field(8081, ge=1, le=65535)
+    state_dir: Path = Path("state")
+    db_url: str | None = None  # default: SQLite in state_dir
+    admin_users: list[Username] = ["admin"]
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class NativeAuthSettings(Strict):
+    # Sign-up is open; new accounts wait for an admin's approval unless open_signup is true.
+    open_signup: bool = False
+    minimum_password_length: int = Field(10, ge=8)
+    check_common_password: bool = True
+    allowed_failed_logins: int = Field(5, ge=1)
+    seconds_before_next_try: Duration = 600
+
+
+class AuthSettings(Strict):
+    kind: Literal["native", "oauth", "ldap"] = "native"
+    native: NativeAuthSettings = NativeAuthSettings()
+    # Traits handed to GenericOAuthenticator (kind: oauth) or LDAPAuthenticator (kind: ldap),
+    # checked against the class's own traits at start-up.
+    options: dict[str, Any] = {}
+
+
+class SpawnerSettings(Strict):
+    kind: Literal["docker"] = "docker"
+    network: str = "labhub"
+    # Containers on the labhub network cannot talk to each other (bridge ICC off).
+    isolate_containers: bool = True
+    profiles_dir: Path = Path("spawner_profiles")
+    home_volume: str = Field("labhub-home-{username}", pattern=r"\{username\}")
+    home_dir: str = "/home/jovyan"
+    start_timeout: Duration = 600
+    http_timeout: Duration = 300
+    pids_limit: int = Field(1024, ge=64)
+
+
+class Settings(Strict):
+    hub: HubSettings = HubSettings()
+    auth: AuthSettings = AuthSettings()
+    spawner: SpawnerSettings = SpawnerSettings()
+    # Where relative paths in the file are resolved: the file's folder (cwd without a file).
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def path(self, value: Path) -> Path:
+        return value if value.is_absolute() else (self.base_dir / value).resolve()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.hub.state_dir)
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.path(self.spawner.profiles_dir)
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Settings from `path` (or $LABHUB_CONFIG); embedded defaults when neither is given."""
+    path = path or os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the settings file ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    if "base_dir" in data:
+        raise ConfigError(f"{path}: base_dir: unknown key (it is always the file's folder)")
+    try:
+        return Settings(**data, base_dir=path.resolve().parent)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: " + "; ".join(describe(e, Settings))) from None

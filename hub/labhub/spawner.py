@@ -1,0 +1,183 @@
+"""LabSpawner: DockerSpawner that starts a user's chosen profile, hardened, on the user's home volume."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import docker.errors
+from dockerspawner import DockerSpawner
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from tornado import web
+from traitlets import Instance, Int, Unicode, default
+
+from .profiles import Profile, ProfileSet
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+# Labels on every user container: how the sessions service, the metrics exporter and `make down`
+# find labhub's containers and map them to users and profiles.
+LABEL_USER = "labhub.user"
+LABEL_PROFILE = "labhub.profile"
+LABEL_SERVER = "labhub.server"
+
+
+class LabSpawner(DockerSpawner):
+    """One container per user server, from the profile the user picked.
+
+    Only the images named in profiles can start; user_options may carry nothing but `profile`.
+    """
+
+    profiles = Instance(ProfileSet, help="The profiles loaded from spawner_profiles/.").tag(config=True)
+    home_dir = Unicode("/home/jovyan", help="Where the home volume is mounted.").tag(config=True)
+    pids_limit = Int(1024, help="Process limit per container (fork bombs stay in their box).").tag(config=True)
+
+    profile: Profile | None = None
+
+    # --- the form -------------------------------------------------------------------------------
+
+    def _user_groups(self) -> set[str]:
+        return {g.name for g in self.user.groups}
+
+    def allowed_profiles(self) -> list[Profile]:
+        return self.profiles.for_user(self._user_groups(), bool(self.user.admin))
+
+    def _image_missing(self, image: str) -> bool:
+        try:
+            self.client.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            return True
+        return False
+
+    def unavailable_reason(self, profile: Profile) -> str | None:
+        if self._image_missing(profile.image):
+            return f"Not available: its image {profile.image} is not built on this server (ask an admin)."
+        return None
+
+    @default("options_form")
+    def _options_form_default(self):
+        return self._render_form
+
+    def _render_form(self, spawner=None) -> str:
+        allowed = self.allowed_profiles()
+        if not allowed:
+            return "<p>No runtime is open to your account yet. Ask an admin to add you to a group.</p>"
+        items = [{"profile": p, "note": self.unavailable_reason(p)} for p in allowed]
+        previous = (self.user_options or {}).get("profile")
+        available = [i["profile"].slug for i in items if not i["note"]]
+        default = self.profiles.default_for(self._user_groups(), bool(self.user.admin))
+        selected = next(
+            (s for s in (previous, default.slug if default else None, *available) if s in available), None
+        )
+        return _templates.get_template("profile_form.html").render(
+            items=items, selected=selected, home_dir=self.home_dir
+        )
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
+        unexpected = sorted(set(formdata) - {"profile"})
+        if unexpected:
+            raise web.HTTPError(400, f"Unexpected form field(s): {', '.join(unexpected)}. Only 'profile' is accepted.")
+        values = formdata.get("profile") or []
+        if len(values) != 1 or not values[0]:
+            raise web.HTTPError(400, "Choose exactly one runtime.")
+        return {"profile": values[0]}
+
+    # --- applying the choice ----------------------------------------------------------------------
+
+    def resolve_profile(self, user_options: dict) -> Profile:
+        """The profile named in user_options (or the user's default), or a 400 saying what is allowed."""
+        if not isinstance(user_options, dict):
+            raise web.HTTPError(400, "user_options must be a JSON object like {\"profile\": \"cpu\"}.")
+        unexpected = sorted(set(user_options) - {"profile"})
+        if unexpected:
+            raise web.HTTPError(
+                400,
+                f"Unexpected option(s): {', '.join(unexpected)}. A server is started from a profile only: "
+                "send {\"profile\": \"<slug>\"}.",
+            )
+        allowed = self.allowed_profiles()
+        names = ", ".join(p.slug for p in allowed) or "none"
+        slug = user_options.get("profile")
+        if slug is None:
+            profile = self.profiles.default_for(self._user_groups(), bool(self.user.admin))
+            if profile is None:
+                raise web.HTTPError(403, "No runtime is open to your account. Ask an admin to add you to a group.")
+            return profile
+        if not isinstance(slug, str):
+            raise web.HTTPError(400, f"profile must be a string, one of: {names}.")
+        profile = next((p for p in allowed if p.slug == slug), None)
+        if profile is None:
+            raise web.HTTPError(400, f"Unknown runtime {slug!r} for {self.user.name}; choose one of: {names}.")
+        return profile
+
+    @default("apply_user_options")
+    def _apply_user_options_default(self):
+        return LabSpawner._apply_profile
+
+    @staticmethod
+    def _apply_profile(spawner: LabSpawner, user_options: dict) -> None:
+        profile = spawner.resolve_profile(user_options)
+        reason = spawner.unavailable_reason(profile)
+        if reason:
+            raise web.HTTPError(503, f"Runtime {profile.display_name!r}: {reason}")
+        spawner.profile = profile
+        spawner.image = profile.image
+        spawner.cpu_limit = profile.cpu_limit
+        spawner.mem_limit = profile.mem_limit
+        spawner.log.info("%s starts profile %s (image %s)", spawner._log_name, profile.slug, profile.image)
+
+    # --- the container ----------------------------------------------------------------------------
+
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()
+        profile = self.profile
+        if profile is not None:
+            env.update(
+                LABHUB_PROFILE=profile.slug,
+                LABHUB_IDLE_TIMEOUT=str(profile.idle_timeout),
+                LABHUB_MAX_AGE=str(profile.max_age),
+                LABHUB_STARTED_AT=str(int(time.time())),
+            )
+            if profile.kernel_idle_timeout:
+                env["LABHUB_KERNEL_IDLE_TIMEOUT"] = str(profile.kernel_idle_timeout)
+        return env
+
+    def container_labels(self) -> dict[str, str]:
+        labels = {LABEL_USER: self.user.name, LABEL_SERVER: self.name or ""}
+        if self.profile is not None:
+            labels[LABEL_PROFILE] = self.profile.slug
+        return labels
+
+    # Identity and hardening are defaults of the class, not admin config, so they cannot be left out.
+    @default("extra_create_kwargs")
+    def _extra_create_kwargs_default(self):
+        return lambda spawner: {"labels": spawner.container_labels(), "user": "1000:100"}
+
+    @default("extra_host_config")
+    def _extra_host_config_default(self):
+        return lambda spawner: {
+            "security_opt": ["no-new-privileges:true"],
+            "cap_drop": ["ALL"],
+            "pids_limit": spawner.pids_limit,
+            # No swap beyond the memory limit: an out-of-memory user is stopped, the host is not slowed.
+            "memswap_limit": spawner.mem_limit,
+        }
+
+    def get_state(self):
+        state = super().get_state()
+        if self.profile is not None:
+            state["profile"] = self.profile.slug
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        slug = state.get("profile")
+        if slug and self.profiles is not None:
+            self.profile = self.profiles.get(slug)
+
+    def clear_state(self):
+        super().clear_state()
+        self.profile = None

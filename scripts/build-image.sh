@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Build one labhub image: build-image.sh <name>   (base-notebook | tensorflow-cpu | tensorflow-cuda | hub)
+# Settings come from the environment (the Makefile exports them):
+#   IMAGE_PREFIX, TAG, BASE_IMAGE, BASE_IMAGE_EXPLICIT (1 when the admin set BASE_IMAGE),
+#   ROOTFS_IMAGE, EXTRA_CA_BUNDLE, LABHUB_VERSION
+set -euo pipefail
+log() { printf '[build %s] %s\n' "$name" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+name="${1:?usage: $0 <image-name>}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+IMAGE_PREFIX="${IMAGE_PREFIX:-labhub}"
+TAG="${TAG:-latest}"
+BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
+ROOTFS_IMAGE="${ROOTFS_IMAGE:-$IMAGE_PREFIX/debian-rootfs:bookworm}"
+image="$IMAGE_PREFIX/$name:$TAG"
+[ -f "$root/images/$name/Dockerfile" ] || die "no images/$name/Dockerfile (known: $(cd "$root/images" && ls -d */ | tr -d / | tr '\n' ' '))"
+
+pin() { sed -n "s/^$1==//p" "$root/constraints.txt"; }
+
+# Build context: images/ plus a .build/ folder with the shared pins and the (possibly empty) CA bundle.
+build_dir="$root/images/.build"
+mkdir -p "$build_dir"
+cp "$root/constraints.txt" "$build_dir/constraints.txt"
+if [ -n "${EXTRA_CA_BUNDLE:-}" ]; then
+  [ -r "$EXTRA_CA_BUNDLE" ] || die "EXTRA_CA_BUNDLE=$EXTRA_CA_BUNDLE is not a readable file"
+  grep -q "BEGIN CERTIFICATE" "$EXTRA_CA_BUNDLE" || die "EXTRA_CA_BUNDLE=$EXTRA_CA_BUNDLE holds no PEM certificate"
+  cp "$EXTRA_CA_BUNDLE" "$build_dir/extra-ca.crt"
+  log "trusting the extra CA bundle $EXTRA_CA_BUNDLE"
+else
+  : >"$build_dir/extra-ca.crt"
+fi
+
+# Which base the root image starts from: BASE_IMAGE when it can be had (present or pullable);
+# otherwise, unless the admin named BASE_IMAGE explicitly, the Debian rootfs built by debootstrap.
+resolve_base() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    log "base: $BASE_IMAGE (present locally)"; echo "$BASE_IMAGE"; return
+  fi
+  local err
+  if err=$(timeout "${PULL_TIMEOUT_S:-60}" docker pull -q "$BASE_IMAGE" 2>&1); then
+    log "base: $BASE_IMAGE (pulled)"; echo "$BASE_IMAGE"; return
+  fi
+  err=$(printf '%s' "$err" | tail -n 1)
+  if [ "${BASE_IMAGE_EXPLICIT:-0}" = 1 ]; then
+    die "BASE_IMAGE=$BASE_IMAGE cannot be had: ${err:-pull timed out}. Fix the name, make the registry reachable, or leave BASE_IMAGE unset to use the debootstrap base ('make base-rootfs')."
+  fi
+  if ! docker image inspect "$ROOTFS_IMAGE" >/dev/null 2>&1; then
+    log "base: $BASE_IMAGE cannot be had (${err:-pull timed out}); building the debootstrap base $ROOTFS_IMAGE"
+    "$root/scripts/build-base-rootfs.sh" "$ROOTFS_IMAGE" >&2
+  fi
+  log "base: $ROOTFS_IMAGE (debootstrap fallback: $BASE_IMAGE cannot be had)"
+  echo "$ROOTFS_IMAGE"
+}
+
+args=(--build-arg "LABHUB_VERSION=${LABHUB_VERSION:-dev}"
+      --build-arg "JUPYTERHUB_VERSION=$(pin jupyterhub)"
+      --build-arg "JUPYTERLAB_VERSION=$(pin jupyterlab)"
+      --build-arg "TENSORFLOW_VERSION=$(pin tensorflow)")
+case "$name" in
+  base-notebook|hub) args+=(--build-arg "BASE_IMAGE=$(resolve_base)") ;;
+  *) parent="$IMAGE_PREFIX/base-notebook:$TAG"
+     docker image inspect "$parent" >/dev/null 2>&1 || die "parent image $parent is missing: run 'make image-base' first"
+     args+=(--build-arg "PARENT_IMAGE=$parent") ;;
+esac
+
+context="$root/images"
+[ "$name" = hub ] && context="$root"   # the hub image installs the labhub package from hub/
+log "docker build -t $image"
+start=$(date +%s)
+if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$context" >&2; then
+  die "docker build of $image failed (see the step above). A download that fails TLS verification behind a proxy needs EXTRA_CA_BUNDLE=<your CA bundle>; a failed apt/pip download needs network access to the Debian mirror / PyPI."
+fi
+secs=$(( $(date +%s) - start ))
+size=$(docker image inspect -f '{{.Size}}' "$image")
+log "built $image in ${secs}s, size $(awk -v s="$size" 'BEGIN{printf "%.2f GB", s/1e9}')"
+printf '{"image": "%s", "build_seconds": %d, "size_bytes": %d, "built_at": "%s"}\n' \
+  "$image" "$secs" "$size" "$(date -u +%FT%TZ)" >"$root/images/.build/$name.build.json"
