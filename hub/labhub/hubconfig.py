@@ -44,6 +44,7 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.log_level = hub.log_level
     # The proxy token is kept so a restarted hub can talk to a proxy that kept running.
     c.ConfigurableHTTPProxy.auth_token = ensure_secret(state, "proxy-auth-token")
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub.proxy_api_port}"
     c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
     # User servers outlive a hub restart; the hub finds them again from its database.
     c.JupyterHub.cleanup_servers = False
@@ -74,7 +75,7 @@ def configure(c, settings: Settings) -> None:
     sp = settings.spawner
     c.JupyterHub.spawner_class = LabSpawner
     c.LabSpawner.profiles = profiles
-    c.LabSpawner.prefix = "labhub"
+    c.LabSpawner.prefix = sp.container_prefix
     c.LabSpawner.network_name = sp.network
     c.LabSpawner.home_dir = sp.home_dir
     c.LabSpawner.notebook_dir = sp.home_dir

@@ -33,6 +33,7 @@ class HubSettings(Strict):
     # API is not exposed on every interface of the host.
     hub_ip: str | None = None
     hub_port: int = Field(8081, ge=1, le=65535)
+    proxy_api_port: int = Field(8001, ge=1, le=65535)
     state_dir: Path = Path("state")
     db_url: str | None = None  # default: SQLite in state_dir
     admin_users: list[Username] = ["admin"]
@@ -59,6 +60,8 @@ class AuthSettings(Strict):
 class SpawnerSettings(Strict):
     kind: Literal["docker"] = "docker"
     network: str = "labhub"
+    # Container names are <prefix>-<user>; labels and volumes tell labhub's containers apart.
+    container_prefix: str = Field("labhub", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     # Containers on the labhub network cannot talk to each other (bridge ICC off).
     isolate_containers: bool = True
     profiles_dir: Path = Path("spawner_profiles")

@@ -77,7 +77,7 @@ class LabSpawner(DockerSpawner):
         )
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
-        unexpected = sorted(set(formdata) - {"profile"})
+        unexpected = sorted(set(formdata) - {"profile", "_xsrf"})
         if unexpected:
             raise web.HTTPError(400, f"Unexpected form field(s): {', '.join(unexpected)}. Only 'profile' is accepted.")
         values = formdata.get("profile") or []

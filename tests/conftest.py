@@ -1,0 +1,17 @@
+"""Shared fixtures. Tests are marked by folder: tests/unit -> unit, tests/images -> images,
+tests/docker -> docker, tests/browser -> browser (see pytest.ini)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_FOLDER_MARKS = {"unit": "unit", "images": "images", "docker": "docker", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+        if parts and parts[0] in _FOLDER_MARKS:
+            item.add_marker(_FOLDER_MARKS[parts[0]])

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub
+
+IMAGE_PREFIX = "labhub"
+
+# Small, fast profiles on the real images; the defaults in spawner_profiles/ are tested by unit tests.
+TEST_PROFILES = [
+    {"slug": "cpu", "display_name": "CPU · TensorFlow", "image": f"{IMAGE_PREFIX}/tensorflow-cpu:latest",
+     "cpu_limit": 1, "mem_limit": "2G", "default": True},
+    {"slug": "small", "display_name": "Small (no TensorFlow)", "image": f"{IMAGE_PREFIX}/base-notebook:latest",
+     "cpu_limit": 0.5, "mem_limit": "512M"},
+    {"slug": "research", "display_name": "Research only", "image": f"{IMAGE_PREFIX}/base-notebook:latest",
+     "cpu_limit": 1, "mem_limit": "1G", "groups": ["researchers"]},
+]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    hub = Hub(tmp_path_factory.mktemp("hub"), name="lhtest", profiles=TEST_PROFILES)
+    hub.cleanup_docker()
+    hub.start()
+    yield hub
+    hub.stop()
+    hub.cleanup_docker()
+
+
+@pytest.fixture(scope="module")
+def admin(hub) -> Client:
+    return Client(hub, ADMIN, ADMIN_PASSWORD)
