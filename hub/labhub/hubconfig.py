@@ -11,6 +11,7 @@ from .auth import ADMIN_USER_ENV, LabNativeAuthenticator, external_authenticator
 from .errors import ConfigError
 from .network import ensure_network
 from .profiles import load_profiles
+from .services import register_services
 from .settings import Settings
 from .spawner import LabSpawner
 from .state import ensure_secret, ensure_state_dir
@@ -86,3 +87,20 @@ def configure(c, settings: Settings) -> None:
     c.LabSpawner.start_timeout = sp.start_timeout
     c.LabSpawner.http_timeout = sp.http_timeout
     c.LabSpawner.default_url = "/lab"
+    c.LabSpawner.concurrent_starts = sp.concurrent_starts
+    c.LabSpawner.max_servers = sp.max_servers
+    # Spawns are queued by labhub's admission control instead of refused by JupyterHub's limit.
+    c.JupyterHub.concurrent_spawn_limit = 0
+
+    # --- managed services (each feature package contributes a ManagedService) ---
+    services = [factory(settings) for factory in SERVICE_FACTORIES]
+    register_services(
+        c,
+        [svc for svc in services if svc is not None],
+        cwd=str(settings.base_dir),
+        environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", "")},
+    )
+
+
+# Functions settings -> ManagedService | None, one per service package.
+SERVICE_FACTORIES: list = []

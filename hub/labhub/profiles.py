@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from .errors import ConfigError, describe
-from .settings import Duration, Strict
-from .units import format_duration, format_size, parse_size
-
-Size = Annotated[int, BeforeValidator(parse_size)]
+from .model import Duration, Size, Strict
+from .units import format_duration, format_size
 
 # Colab's free tier caps a session at 12 h; labhub's idle defaults are per runtime type.
 DEFAULT_MAX_AGE = 12 * 3600
@@ -45,6 +43,7 @@ class Profile(Strict):
     kernel_idle_timeout: Duration | None = Field(None, ge=60)
     groups: list[str] = []  # hub groups allowed to use it; empty: everyone
     weekly_gpu_hours: float | None = Field(None, gt=0)
+    max_servers: int | None = Field(None, ge=1)  # servers of this profile running at once
     default: bool = False
 
     @model_validator(mode="after")

@@ -12,19 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from .errors import ConfigError, describe
-from .units import parse_duration
+from .model import Duration, Strict
 
 CONFIG_ENV = "LABHUB_CONFIG"
 
-Duration = Annotated[int, BeforeValidator(parse_duration)]
 Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class HubSettings(Strict):
@@ -70,6 +65,10 @@ class SpawnerSettings(Strict):
     start_timeout: Duration = 600
     http_timeout: Duration = 300
     pids_limit: int = Field(1024, ge=64)
+    # Admission control: container starts at once (0: 2 per CPU); more wait in line.
+    concurrent_starts: int = Field(0, ge=0)
+    # Servers running at once in the whole lab (0: no limit); beyond it users are told the lab is full.
+    max_servers: int = Field(0, ge=0)
 
 
 class Settings(Strict):

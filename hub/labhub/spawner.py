@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import docker.errors
 from dockerspawner import DockerSpawner
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.utils import wait_for_http_server
 from tornado import web
 from traitlets import Instance, Int, Unicode, default
 
+from .admission import Admission, Ticket
 from .profiles import Profile, ProfileSet
 
 _templates = Environment(
@@ -34,8 +39,13 @@ class LabSpawner(DockerSpawner):
     profiles = Instance(ProfileSet, help="The profiles loaded from spawner_profiles/.").tag(config=True)
     home_dir = Unicode("/home/jovyan", help="Where the home volume is mounted.").tag(config=True)
     pids_limit = Int(1024, help="Process limit per container (fork bombs stay in their box).").tag(config=True)
+    concurrent_starts = Int(0, help="Container starts at once; more wait in line (0: 2 per CPU).").tag(config=True)
+    max_servers = Int(0, help="Servers running at once in the whole lab (0: no limit).").tag(config=True)
 
     profile: Profile | None = None
+    _ticket: Ticket | None = None
+    # One line of waiting spawns per hub process, shared by every user's spawner.
+    _admission: ClassVar[Admission | None] = None
 
     # --- the form -------------------------------------------------------------------------------
 
@@ -123,11 +133,64 @@ class LabSpawner(DockerSpawner):
         reason = spawner.unavailable_reason(profile)
         if reason:
             raise web.HTTPError(503, f"Runtime {profile.display_name!r}: {reason}")
+        spawner.check_capacity(profile)
         spawner.profile = profile
         spawner.image = profile.image
         spawner.cpu_limit = profile.cpu_limit
         spawner.mem_limit = profile.mem_limit
         spawner.log.info("%s starts profile %s (image %s)", spawner._log_name, profile.slug, profile.image)
+
+    def _running_containers(self, profile: Profile | None = None) -> int:
+        labels = [LABEL_USER] + ([f"{LABEL_PROFILE}={profile.slug}"] if profile else [])
+        mine = self.client.containers(filters={"label": labels, "name": f"{self.prefix}-"})
+        return sum(1 for c in mine if c["Labels"].get(LABEL_USER) != self.user.name)
+
+    def check_capacity(self, profile: Profile) -> None:
+        """A clear 'lab is full' answer instead of a failed start."""
+        if self.max_servers and self._running_containers() >= self.max_servers:
+            raise web.HTTPError(429, f"The lab is full ({self.max_servers} servers running). Please try again in a few minutes.")
+        if profile.max_servers and self._running_containers(profile) >= profile.max_servers:
+            others = [p.display_name for p in self.allowed_profiles()
+                      if p.slug != profile.slug and (not p.max_servers or self._running_containers(p) < p.max_servers)]
+            hint = f" Try {' or '.join(others)}, or wait." if others else " Please wait and try again."
+            raise web.HTTPError(
+                429, f"The {profile.display_name} runtime is full ({profile.max_servers} of {profile.max_servers} in use).{hint}"
+            )
+
+    # --- admission: starts wait in line --------------------------------------------------------
+
+    @classmethod
+    def admission(cls, concurrency: int) -> Admission:
+        if cls._admission is None:
+            cls._admission = Admission(concurrency or 2 * (os.cpu_count() or 1))
+        return cls._admission
+
+    async def start(self):
+        admission = self.admission(self.concurrent_starts)
+        self._ticket = ticket = admission.enqueue(self.user.name)
+        if not ticket.admitted.is_set():
+            self.log.info("%s waits in line at position %d", self._log_name, admission.position(ticket))
+        async with admission.slot(ticket):
+            ip, port = await super().start()
+            # Hold the slot until the server answers, so the machine starts only what it can take.
+            url = f"http://{ip}:{port}{self.server.base_url if self.server else '/'}api"
+            await wait_for_http_server(url, timeout=self.http_timeout)
+        return ip, port
+
+    async def progress(self):
+        ticket = self._ticket
+        admission = self._admission
+        while ticket is not None and admission is not None and not ticket.admitted.is_set():
+            position = admission.position(ticket)
+            yield {
+                "progress": 5,
+                "message": f"Waiting in line to start: position {position}, about {admission.estimate_s(position):.0f} s",
+            }
+            try:
+                await asyncio.wait_for(asyncio.shield(ticket.admitted.wait()), timeout=3)
+            except asyncio.TimeoutError:
+                pass
+        yield {"progress": 50, "message": f"Starting your {self.profile.display_name if self.profile else ''} container"}
 
     # --- the container ----------------------------------------------------------------------------
 
