@@ -1,0 +1,136 @@
+"""Source "containers": every running user container of this lab, with its user, profile and usage.
+
+Containers are found by the labels LabSpawner puts on them; CPU and memory come from the cgroup files
+(fast) or, where those are not visible, from Docker's stats endpoint (about a second each, in parallel).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import docker.errors
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from ..spawner import LABEL_PROFILE, LABEL_SERVER, LABEL_USER
+from .cgroups import CgroupReader, Usage, usage_from_docker_stats
+
+log = logging.getLogger(__name__)
+
+LABELS = ["user", "server", "profile"]
+# CPU use in percent is measured over at least this long (the admin page refreshes faster).
+_CPU_WINDOW_S = 2.0
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    user: str
+    server: str
+    profile: str
+    image: str
+    created: float
+    usage: Usage | None
+    cpu_percent: float | None = None  # of one CPU, since the previous reading
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.user, self.server, self.profile]
+
+
+class ContainerSource:
+    name = "containers"
+
+    def __init__(self, client, prefix: str, cgroups: CgroupReader, stats_workers: int = 8):
+        self.client = client
+        self.prefix = prefix
+        self.cgroups = cgroups
+        self._pool = ThreadPoolExecutor(stats_workers, thread_name_prefix="docker-stats")
+        self._cpu_samples: dict[str, tuple[float, float, float | None]] = {}
+        self._lock = threading.Lock()
+
+    def _listed(self) -> list[dict]:
+        found = self.client.api.containers(filters={"label": LABEL_USER})
+        # Only this lab's containers: another hub on the same engine uses another prefix.
+        return [c for c in found if any(n.startswith(f"/{self.prefix}-") for n in c.get("Names") or [])]
+
+    def _stats_usage(self, container_id: str) -> Usage | None:
+        try:
+            return usage_from_docker_stats(self.client.api.stats(container_id, stream=False))
+        except docker.errors.NotFound:
+            return None
+
+    def read(self) -> list[Container]:
+        listed = self._listed()
+        usages = {c["Id"]: self.cgroups.usage(c["Id"]) if self.cgroups.available else None for c in listed}
+        missing = [cid for cid, usage in usages.items() if usage is None]
+        if missing:
+            usages.update(zip(missing, self._pool.map(self._stats_usage, missing)))
+        now = time.monotonic()
+        containers = []
+        for c in listed:
+            labels = c.get("Labels") or {}
+            usage = usages[c["Id"]]
+            containers.append(Container(
+                id=c["Id"], name=c["Names"][0].lstrip("/"), user=labels.get(LABEL_USER, ""),
+                server=labels.get(LABEL_SERVER, ""), profile=labels.get(LABEL_PROFILE, ""),
+                image=c.get("Image", ""), created=float(c.get("Created", 0)), usage=usage,
+                cpu_percent=self._cpu_percent(c["Id"], usage, now),
+            ))
+        with self._lock:  # forget containers that are gone
+            for cid in set(self._cpu_samples) - set(usages):
+                del self._cpu_samples[cid]
+        return containers
+
+    def _cpu_percent(self, container_id: str, usage: Usage | None, now: float) -> float | None:
+        if usage is None:
+            return None
+        with self._lock:
+            previous = self._cpu_samples.get(container_id)
+            if previous is None:
+                self._cpu_samples[container_id] = (now, usage.cpu_seconds, None)
+                return None
+            at, cpu, percent = previous
+            if now - at >= _CPU_WINDOW_S:
+                percent = max(usage.cpu_seconds - cpu, 0.0) / (now - at) * 100
+                self._cpu_samples[container_id] = (now, usage.cpu_seconds, percent)
+            return percent
+
+    @staticmethod
+    def _families() -> dict:
+        return {
+            "running": GaugeMetricFamily(
+                "labhub_server_running", "1 for each running user server (its container), by user, server and profile",
+                labels=LABELS),
+            "started": GaugeMetricFamily(
+                "labhub_container_created_time_seconds", "When the user's container was created (Unix time)",
+                labels=LABELS),
+            "cpu": CounterMetricFamily(
+                "labhub_container_cpu_seconds", "CPU time used by the user's container", labels=LABELS),
+            "memory": GaugeMetricFamily(
+                "labhub_container_memory_working_set_bytes",
+                "Memory of the user's container that cannot be reclaimed (usage minus inactive page cache)",
+                labels=LABELS),
+            "limit": GaugeMetricFamily(
+                "labhub_container_memory_limit_bytes", "Memory limit of the user's container (absent: no limit)",
+                labels=LABELS),
+        }
+
+    def describe(self):
+        return list(self._families().values())
+
+    def collect(self):
+        families = self._families()
+        for c in self.read():
+            families["running"].add_metric(c.labels, 1)
+            families["started"].add_metric(c.labels, c.created)
+            if c.usage is not None:
+                families["cpu"].add_metric(c.labels, c.usage.cpu_seconds)
+                families["memory"].add_metric(c.labels, c.usage.memory_working_set)
+                if c.usage.memory_limit is not None:
+                    families["limit"].add_metric(c.labels, c.usage.memory_limit)
+        return list(families.values())
