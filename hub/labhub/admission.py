@@ -38,6 +38,11 @@ class Admission:
     def running(self) -> int:
         return self._running
 
+    @property
+    def oldest_wait_s(self) -> float:
+        """Seconds the first spawn in line has waited so far (0 when nobody waits): for monitoring."""
+        return time.monotonic() - self._waiting[0].enqueued_at if self._waiting else 0.0
+
     def position(self, ticket: Ticket) -> int:
         """1-based place in line; 0 once admitted."""
         try:

@@ -2,6 +2,7 @@
 
   labhub check            validate the settings and every profile; print what the lab offers
   labhub info --shell     STATE_DIR, URL and ADMIN of the current settings, as shell assignments
+  labhub monitoring-config  Prometheus' configuration for this lab (docs/monitoring.md)
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 
 from .auth import ADMIN_USER_ENV
 from .errors import ConfigError
+from .gpu.cli import add_commands as add_gpu_commands
+from .metrics.promconfig import add_command as add_monitoring_config
 from .profiles import load_profiles
 from .settings import load_settings
 
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     info = sub.add_parser("info", help="state folder, URL and admin of the current settings")
     info.add_argument("--shell", action="store_true", help="print shell assignments")
     info.set_defaults(func=_info)
+    add_monitoring_config(sub)
+    add_gpu_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -9,9 +9,15 @@ import docker.errors
 
 from .auth import ADMIN_USER_ENV, LabNativeAuthenticator, external_authenticator
 from .errors import ConfigError
+from .gpu import managed_service as gpu_service
+from .gpu.hubside import configure_gpu
+from .metrics import managed_service as metrics_service
+from .metrics.hub import configure_hub_metrics
 from .network import ensure_network
 from .profiles import load_profiles
 from .services import register_services
+from .sessions import managed_service as sessions_service
+from .sessions.hubside import announcement
 from .settings import Settings
 from .spawner import LabSpawner
 from .state import ensure_secret, ensure_state_dir
@@ -89,8 +95,17 @@ def configure(c, settings: Settings) -> None:
     c.LabSpawner.default_url = "/lab"
     c.LabSpawner.concurrent_starts = sp.concurrent_starts
     c.LabSpawner.max_servers = sp.max_servers
+    c.LabSpawner.state_dir = str(state)
     # Spawns are queued by labhub's admission control instead of refused by JupyterHub's limit.
     c.JupyterHub.concurrent_spawn_limit = 0
+
+    # --- session limits: the hub's view of activity must be fresh enough for the idle timeouts ---
+    c.JupyterHub.last_activity_interval = settings.sessions.activity_interval
+    c.LabSpawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(settings.sessions.activity_interval)}
+    c.JupyterHub.template_vars = {"announcement": announcement(state)}
+
+    # --- GPU leases (inventory, queue, quotas; docs/gpu.md) ---
+    configure_gpu(c, settings, docker_client())
 
     # --- managed services (each feature package contributes a ManagedService) ---
     services = [factory(settings) for factory in SERVICE_FACTORIES]
@@ -100,7 +115,9 @@ def configure(c, settings: Settings) -> None:
         cwd=str(settings.base_dir),
         environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", "")},
     )
+    # Admission figures on /hub/metrics, and Prometheus' read:metrics token (docs/monitoring.md).
+    configure_hub_metrics(c, settings)
 
 
 # Functions settings -> ManagedService | None, one per service package.
-SERVICE_FACTORIES: list = []
+SERVICE_FACTORIES: list = [sessions_service, metrics_service, gpu_service]

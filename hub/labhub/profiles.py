@@ -38,9 +38,9 @@ class Profile(Strict):
     cpu_limit: float = Field(gt=0, le=512)
     mem_limit: Size
     gpu: GpuRequest = GpuRequest()
-    idle_timeout: Duration | None = Field(None, ge=60)
-    max_age: Duration = Field(DEFAULT_MAX_AGE, ge=60)
-    kernel_idle_timeout: Duration | None = Field(None, ge=60)
+    idle_timeout: Duration | None = Field(None, ge=10)
+    max_age: Duration = Field(DEFAULT_MAX_AGE, ge=10)
+    kernel_idle_timeout: Duration | None = Field(None, ge=10)
     groups: list[str] = []  # hub groups allowed to use it; empty: everyone
     weekly_gpu_hours: float | None = Field(None, gt=0)
     max_servers: int | None = Field(None, ge=1)  # servers of this profile running at once

@@ -15,6 +15,9 @@ import yaml
 from pydantic import Field, ValidationError
 
 from .errors import ConfigError, describe
+from .gpu.settings import GpuSettings
+from .metrics.settings import MetricsSettings
+from .sessions.config import SessionsSettings
 from .model import Duration, Strict
 
 CONFIG_ENV = "LABHUB_CONFIG"
@@ -75,6 +78,9 @@ class Settings(Strict):
     hub: HubSettings = HubSettings()
     auth: AuthSettings = AuthSettings()
     spawner: SpawnerSettings = SpawnerSettings()
+    gpu: GpuSettings = GpuSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    sessions: SessionsSettings = SessionsSettings()
     # Where relative paths in the file are resolved: the file's folder (cwd without a file).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

@@ -16,7 +16,10 @@ from tornado import web
 from traitlets import Instance, Int, Unicode, default
 
 from .admission import Admission, Ticket
+from .gpu.broker import GpuBroker, GpuWait
 from .profiles import Profile, ProfileSet
+from .sessions.hubside import record_stop
+from .sessions.records import SessionsDB
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -41,9 +44,16 @@ class LabSpawner(DockerSpawner):
     pids_limit = Int(1024, help="Process limit per container (fork bombs stay in their box).").tag(config=True)
     concurrent_starts = Int(0, help="Container starts at once; more wait in line (0: 2 per CPU).").tag(config=True)
     max_servers = Int(0, help="Servers running at once in the whole lab (0: no limit).").tag(config=True)
+    state_dir = Unicode("", help="The hub's state folder (stop records).").tag(config=True)
+    gpu = Instance(GpuBroker, allow_none=True, help="GPU leasing (labhub.gpu); None: no GPUs.").tag(config=True)
+    gpu_queue_timeout = Int(0, help="Extra start time a GPU profile may spend in the GPU queue.").tag(config=True)
 
     profile: Profile | None = None
     _ticket: Ticket | None = None
+    gpu_lease = None  # labhub.gpu.store.Lease held by this server
+    _gpu_lease_id: int | None = None
+    _gpu_wait: GpuWait | None = None
+    _cpu_start_timeout: int | None = None
     # One line of waiting spawns per hub process, shared by every user's spawner.
     _admission: ClassVar[Admission | None] = None
 
@@ -65,6 +75,10 @@ class LabSpawner(DockerSpawner):
     def unavailable_reason(self, profile: Profile) -> str | None:
         if self._image_missing(profile.image):
             return f"Not available: its image {profile.image} is not built on this server (ask an admin)."
+        if profile.uses_gpu:
+            if self.gpu is None:
+                return "Not available: this server has no GPUs. Use the CPU runtime."
+            return self.gpu.unavailable_reason(profile)
         return None
 
     @default("options_form")
@@ -134,6 +148,12 @@ class LabSpawner(DockerSpawner):
         if reason:
             raise web.HTTPError(503, f"Runtime {profile.display_name!r}: {reason}")
         spawner.check_capacity(profile)
+        if profile.uses_gpu:
+            spawner.gpu.check_quota(spawner.user.name, spawner._user_groups(), profile)
+        # A GPU spawn may wait in the GPU queue on top of the usual start time.
+        if spawner._cpu_start_timeout is None:
+            spawner._cpu_start_timeout = spawner.start_timeout
+        spawner.start_timeout = spawner._cpu_start_timeout + (spawner.gpu_queue_timeout if profile.uses_gpu else 0)
         spawner.profile = profile
         spawner.image = profile.image
         spawner.cpu_limit = profile.cpu_limit
@@ -166,18 +186,48 @@ class LabSpawner(DockerSpawner):
         return cls._admission
 
     async def start(self):
-        admission = self.admission(self.concurrent_starts)
-        self._ticket = ticket = admission.enqueue(self.user.name)
-        if not ticket.admitted.is_set():
-            self.log.info("%s waits in line at position %d", self._log_name, admission.position(ticket))
-        async with admission.slot(ticket):
-            ip, port = await super().start()
-            # Hold the slot until the server answers, so the machine starts only what it can take.
-            url = f"http://{ip}:{port}{self.server.base_url if self.server else '/'}api"
-            await wait_for_http_server(url, timeout=self.http_timeout)
+        if self.profile is not None and self.profile.uses_gpu:
+            # The GPU queue comes first: waiting for a GPU must not hold one of the start slots.
+            self._gpu_wait = GpuWait()
+            self.gpu_lease = await self.gpu.acquire(
+                user=self.user.name, server=self.name or "", groups=self._user_groups(), profile=self.profile,
+                container=self.container_name, wait=self._gpu_wait)
+            self._gpu_lease_id = self.gpu_lease.id
+        try:
+            admission = self.admission(self.concurrent_starts)
+            self._ticket = ticket = admission.enqueue(self.user.name)
+            if not ticket.admitted.is_set():
+                self.log.info("%s waits in line at position %d", self._log_name, admission.position(ticket))
+            async with admission.slot(ticket):
+                ip, port = await super().start()
+                if self.gpu_lease is not None:
+                    self.gpu.activate(self.gpu_lease)
+                # Hold the slot until the server answers, so the machine starts only what it can take.
+                url = f"http://{ip}:{port}{self.server.base_url if self.server else '/'}api"
+                await wait_for_http_server(url, timeout=self.http_timeout)
+        except BaseException:
+            self._release_gpu("start failed")
+            raise
         return ip, port
 
+    def _release_gpu(self, reason: str) -> None:
+        if self.gpu is not None:
+            self.gpu.release(lease_id=self._gpu_lease_id, user=self.user.name, server=self.name or "", reason=reason)
+        self.gpu_lease = self._gpu_lease_id = None
+
     async def progress(self):
+        wait = self._gpu_wait
+        while wait is not None and not wait.done.is_set():
+            gpus = len(self.gpu.inventory.units) if self.gpu else 0
+            yield {
+                "progress": 2,
+                "message": f"All {gpus} GPUs are in use. You are number {wait.position} of {wait.waiting} in the GPU queue; "
+                "your server starts as soon as a GPU is free. Or cancel and start the CPU runtime now.",
+            }
+            try:
+                await asyncio.wait_for(asyncio.shield(wait.done.wait()), timeout=3)
+            except asyncio.TimeoutError:
+                pass
         ticket = self._ticket
         admission = self._admission
         while ticket is not None and admission is not None and not ticket.admitted.is_set():
@@ -206,12 +256,16 @@ class LabSpawner(DockerSpawner):
             )
             if profile.kernel_idle_timeout:
                 env["LABHUB_KERNEL_IDLE_TIMEOUT"] = str(profile.kernel_idle_timeout)
+        if self.gpu is not None:
+            env.update(self.gpu.env(self.gpu_lease))
         return env
 
     def container_labels(self) -> dict[str, str]:
         labels = {LABEL_USER: self.user.name, LABEL_SERVER: self.name or ""}
         if self.profile is not None:
             labels[LABEL_PROFILE] = self.profile.slug
+        if self.gpu is not None:
+            labels.update(self.gpu.labels(self.gpu_lease))
         return labels
 
     # Identity and hardening are defaults of the class, not admin config, so they cannot be left out.
@@ -227,12 +281,24 @@ class LabSpawner(DockerSpawner):
             "pids_limit": spawner.pids_limit,
             # No swap beyond the memory limit: an out-of-memory user is stopped, the host is not slowed.
             "memswap_limit": spawner.mem_limit,
+            # Leased GPUs by UUID, where an NVIDIA runtime can hand them over.
+            **(spawner.gpu.host_config(spawner.gpu_lease) if spawner.gpu is not None else {}),
         }
+
+    async def stop(self, now=False):
+        crashed = (await self.poll()) is not None
+        await super().stop(now=now)
+        if self.state_dir:
+            profile = self.profile.slug if self.profile else ""
+            reason = record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, crashed)
+            self.log.info("%s stopped (%s)", self._log_name, reason)
 
     def get_state(self):
         state = super().get_state()
         if self.profile is not None:
             state["profile"] = self.profile.slug
+        if self._gpu_lease_id is not None:
+            state["gpu_lease"] = self._gpu_lease_id
         return state
 
     def load_state(self, state):
@@ -240,7 +306,13 @@ class LabSpawner(DockerSpawner):
         slug = state.get("profile")
         if slug and self.profiles is not None:
             self.profile = self.profiles.get(slug)
+        self._gpu_lease_id = state.get("gpu_lease")
+        if self._gpu_lease_id is not None and self.gpu is not None:
+            self.gpu_lease = self.gpu.lease_of(self._gpu_lease_id)
 
     def clear_state(self):
+        # Called after every stop (also when the container died by itself) and before every start:
+        # whatever GPU lease this server had goes back to the pool.
+        self._release_gpu("server stopped")
         super().clear_state()
         self.profile = None

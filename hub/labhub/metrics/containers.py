@@ -1,7 +1,8 @@
 """Source "containers": every running user container of this lab, with its user, profile and usage.
 
 Containers are found by the labels LabSpawner puts on them; CPU and memory come from the cgroup files
-(fast) or, where those are not visible, from Docker's stats endpoint (about a second each, in parallel).
+(microseconds). Where those are not visible, Docker's stats endpoint is read in the background (it takes
+about a second per container) and a scrape gets the latest figures it has, so it never waits on it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,42 @@ class Container:
         return [self.user, self.server, self.profile]
 
 
+class _DockerStats:
+    """Latest usage per container from Docker's stats endpoint, refreshed by a thread pool."""
+
+    def __init__(self, client, workers: int):
+        self.client = client
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="docker-stats")
+        self._latest: dict[str, Usage] = {}
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _refresh(self, container_id: str) -> None:
+        try:
+            usage = usage_from_docker_stats(self.client.api.stats(container_id, stream=False))
+            with self._lock:
+                self._latest[container_id] = usage
+        except docker.errors.NotFound:
+            pass
+        except Exception as e:  # e.g. the container is being removed; the next scrape tries again
+            log.warning("docker stats of %s failed: %s", container_id[:12], e)
+        finally:
+            with self._lock:
+                self._pending.discard(container_id)
+
+    def latest(self, container_ids: list[str]) -> dict[str, Usage | None]:
+        """What is known now; a refresh of each container is started unless one is under way."""
+        with self._lock:
+            for cid in set(self._latest) - set(container_ids):
+                del self._latest[cid]
+            todo = [cid for cid in container_ids if cid not in self._pending]
+            self._pending.update(todo)
+            known = {cid: self._latest.get(cid) for cid in container_ids}
+        for cid in todo:
+            self._pool.submit(self._refresh, cid)
+        return known
+
+
 class ContainerSource:
     name = "containers"
 
@@ -49,7 +86,7 @@ class ContainerSource:
         self.client = client
         self.prefix = prefix
         self.cgroups = cgroups
-        self._pool = ThreadPoolExecutor(stats_workers, thread_name_prefix="docker-stats")
+        self._stats = _DockerStats(client, stats_workers)
         self._cpu_samples: dict[str, tuple[float, float, float | None]] = {}
         self._lock = threading.Lock()
 
@@ -58,18 +95,13 @@ class ContainerSource:
         # Only this lab's containers: another hub on the same engine uses another prefix.
         return [c for c in found if any(n.startswith(f"/{self.prefix}-") for n in c.get("Names") or [])]
 
-    def _stats_usage(self, container_id: str) -> Usage | None:
-        try:
-            return usage_from_docker_stats(self.client.api.stats(container_id, stream=False))
-        except docker.errors.NotFound:
-            return None
-
     def read(self) -> list[Container]:
         listed = self._listed()
-        usages = {c["Id"]: self.cgroups.usage(c["Id"]) if self.cgroups.available else None for c in listed}
+        cgroups = self.cgroups if self.cgroups.available else None
+        usages = {c["Id"]: cgroups.usage(c["Id"]) if cgroups else None for c in listed}
         missing = [cid for cid, usage in usages.items() if usage is None]
         if missing:
-            usages.update(zip(missing, self._pool.map(self._stats_usage, missing)))
+            usages.update(self._stats.latest(missing))
         now = time.monotonic()
         containers = []
         for c in listed:

@@ -1,7 +1,10 @@
-"""Every stop of a user server, with its reason, kept in SQLite in the hub's state folder.
+"""What the sessions service keeps in SQLite in the hub's state folder, shared with the hub process:
 
-Written by the sessions service (idle, max_age, gpu_idle) and by the spawner (user, admin); read by the
-metrics exporter and the admin page.
+- stops: every stop of a user server with its reason (written when the spawner stops a server; read by
+  the metrics exporter and the admin page);
+- pending: the reason the sessions service or an admin gave just before asking the hub for a stop;
+- warnings: the stop each server is heading for, shown to its user;
+- extensions: max-age time an admin added to a server.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ class StopRecord:
     detail: str = ""
 
 
-class StopRecords:
+@dataclass(frozen=True)
+class Warning:
+    user: str
+    server: str
+    reason: str
+    stop_at: float
+
+
+class SessionsDB:
     def __init__(self, state_dir: Path):
         self.path = Path(state_dir) / DB_NAME
         with closing(self._connect()) as db, db:
@@ -35,6 +46,12 @@ class StopRecords:
                 " reason TEXT NOT NULL, at REAL NOT NULL, detail TEXT NOT NULL DEFAULT '')"
             )
             db.execute("CREATE INDEX IF NOT EXISTS stops_at ON stops (at)")
+            db.execute("CREATE TABLE IF NOT EXISTS pending (user TEXT, server TEXT, reason TEXT NOT NULL,"
+                       " detail TEXT NOT NULL DEFAULT '', PRIMARY KEY (user, server))")
+            db.execute("CREATE TABLE IF NOT EXISTS warnings (user TEXT, server TEXT, reason TEXT NOT NULL,"
+                       " stop_at REAL NOT NULL, PRIMARY KEY (user, server))")
+            db.execute("CREATE TABLE IF NOT EXISTS extensions (user TEXT, server TEXT, seconds INTEGER NOT NULL,"
+                       " PRIMARY KEY (user, server))")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -62,3 +79,54 @@ class StopRecords:
                 "SELECT user, server, profile, reason, at, detail FROM stops ORDER BY at DESC LIMIT ?", (limit,)
             ).fetchall()
         return [StopRecord(*row) for row in rows]
+
+    # --- a stop's reason, given just before the stop is requested ---
+
+    def expect_stop(self, user: str, server: str, reason: str, detail: str = "") -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO pending (user, server, reason, detail) VALUES (?, ?, ?, ?)",
+                       (user, server, reason, detail))
+
+    def take_expected(self, user: str, server: str) -> tuple[str, str] | None:
+        with closing(self._connect()) as db, db:
+            row = db.execute("SELECT reason, detail FROM pending WHERE user = ? AND server = ?", (user, server)).fetchone()
+            db.execute("DELETE FROM pending WHERE user = ? AND server = ?", (user, server))
+        return row
+
+    # --- warnings shown to users ---
+
+    def set_warning(self, user: str, server: str, reason: str, stop_at: float) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO warnings (user, server, reason, stop_at) VALUES (?, ?, ?, ?)",
+                       (user, server, reason, stop_at))
+
+    def clear_warning(self, user: str, server: str) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM warnings WHERE user = ? AND server = ?", (user, server))
+
+    def warnings_for(self, user: str) -> list[Warning]:
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT user, server, reason, stop_at FROM warnings WHERE user = ?", (user,)).fetchall()
+        return [Warning(*row) for row in rows]
+
+    # --- max-age extensions (admins only) ---
+
+    def extend(self, user: str, server: str, seconds: int) -> int:
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT INTO extensions (user, server, seconds) VALUES (?, ?, ?) ON CONFLICT (user, server)"
+                       " DO UPDATE SET seconds = seconds + excluded.seconds", (user, server, seconds))
+            return db.execute("SELECT seconds FROM extensions WHERE user = ? AND server = ?", (user, server)).fetchone()[0]
+
+    def extension(self, user: str, server: str) -> int:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT seconds FROM extensions WHERE user = ? AND server = ?", (user, server)).fetchone()
+        return row[0] if row else 0
+
+    def server_gone(self, user: str, server: str) -> None:
+        """A stopped server starts its next session with no warning and no extension."""
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM warnings WHERE user = ? AND server = ?", (user, server))
+            db.execute("DELETE FROM extensions WHERE user = ? AND server = ?", (user, server))
+
+# The name the metrics exporter was written against.
+StopRecords = SessionsDB

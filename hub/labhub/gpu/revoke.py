@@ -1,0 +1,65 @@
+"""Taking a GPU back from its holder, so that no container keeps running on an unleased GPU.
+
+The proper way is to stop the server through the hub API: the spawner then gives the lease back.
+Where the hub cannot do it (no token, server unknown to the hub, hub down), the container is
+stopped through Docker first and the lease released after.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import docker
+import docker.errors
+
+from .store import Lease, LeaseStore
+
+log = logging.getLogger("labhub.gpu")
+
+
+@dataclass(frozen=True)
+class HubApi:
+    url: str  # e.g. http://127.0.0.1:8081/hub/api
+    token: str
+
+    def stop_server(self, user: str, server: str) -> int:
+        """DELETE the server; the HTTP status (202/204: stopping or stopped, 400/404: not running)."""
+        path = f"/users/{quote(user)}/server" + (f"s/{quote(server)}" if server else "")
+        req = urllib.request.Request(self.url.rstrip("/") + path, method="DELETE",
+                                     headers={"Authorization": f"token {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+
+def _stop_container(client, name: str) -> None:
+    try:
+        container = client.containers.get(name)
+    except docker.errors.NotFound:
+        return
+    log.warning("stopping container %s through Docker (its GPU lease is revoked)", name)
+    container.stop(timeout=10)
+
+
+def revoke(store: LeaseStore, lease: Lease, hub: HubApi | None, docker_client=None, wait_s: float = 120) -> str:
+    """Stop the holder's server and free the lease; a line saying how it went."""
+    if hub is not None:
+        status = hub.stop_server(lease.user, lease.server)
+        if status in (202, 204):
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                if all(existing.id != lease.id for existing in store.leases()):
+                    return f"stopped the server of {lease.user} through the hub; its GPU lease is free"
+                time.sleep(0.5)
+        log.warning("hub answered %s to stopping %s/%s; stopping its container directly", status, lease.user,
+                    lease.server)
+    _stop_container(docker_client or docker.from_env(), lease.container)
+    store.release(lease.id, reason="revoked by an admin")
+    return f"stopped container {lease.container} and freed the GPU lease of {lease.user}"

@@ -1,0 +1,91 @@
+"""The exporter: one Prometheus collector over independent sources (containers, volumes, stops, GPUs,
+submissions). A source that fails is left out of that scrape and reported as down; the others still
+answer, so a stuck Docker engine does not hide the stop counts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable, Protocol
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    name: str
+
+    def describe(self) -> Iterable[Metric]: ...  # the families it exports, without samples
+
+    def collect(self) -> Iterable[Metric]: ...
+
+
+class Exporter:
+    def __init__(self, sources: list[Source]):
+        self.sources = sources
+
+    @staticmethod
+    def _families() -> dict:
+        return {
+            "up": GaugeMetricFamily(
+                "labhub_exporter_source_up", "1 if the source answered in this scrape, 0 if it failed",
+                labels=["source"]),
+            "duration": GaugeMetricFamily(
+                "labhub_exporter_source_duration_seconds", "Time the source took in this scrape", labels=["source"]),
+        }
+
+    def describe(self):
+        for source in self.sources:
+            yield from source.describe()
+        yield from self._families().values()
+
+    def collect(self):
+        own = self._families()
+        for source in self.sources:
+            started = time.perf_counter()
+            try:
+                families = list(source.collect())
+                up = 1
+            except Exception:
+                log.exception("metrics source %s failed", source.name)
+                families, up = [], 0
+            own["duration"].add_metric([source.name], time.perf_counter() - started)
+            own["up"].add_metric([source.name], up)
+            yield from families
+        yield from own.values()
+
+    def registry(self) -> CollectorRegistry:
+        registry = CollectorRegistry()
+        registry.register(self)
+        return registry
+
+    def source(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+def build_sources(settings, client) -> list[Source]:
+    """Every source this lab has, from the validated settings and a Docker client."""
+    from ..profiles import load_profiles
+    from .cgroups import CgroupReader
+    from .containers import ContainerSource
+    from .gpu import gpu_source
+    from .stops import StopsSource
+    from .submissions import submissions_source
+    from .volumes import VolumesSource
+
+    metrics = settings.metrics
+    profiles = [p.slug for p in load_profiles(settings.profiles_dir).profiles]
+    sources: list[Source] = [
+        ContainerSource(client, settings.spawner.container_prefix, CgroupReader(settings.path(metrics.cgroup_root))),
+        VolumesSource(client, settings.path(metrics.volumes_path) if metrics.volumes_path else None),
+        StopsSource(settings.state_dir, profiles),
+    ]
+    # Features that may not be configured on this lab add their source when they are.
+    sources.extend(s for s in (gpu_source(settings), submissions_source(settings)) if s is not None)
+    return sources
+
+
+def exporter_for(settings, client) -> Exporter:
+    return Exporter(build_sources(settings, client))

@@ -1,0 +1,97 @@
+"""The sessions service's HTTP API under /services/sessions/ (hub OAuth or hub API tokens).
+
+  GET  api/me                        the caller's servers: time left before idle / max-age stops
+  GET  api/servers                   (admin) every running server, as the last round saw it
+  POST api/servers/<user>[/<name>]/extend  {"seconds": N}   (admin) extend a server's max age
+  GET  api/stops                     (admin) recent stops with their reasons
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from tornado import web
+
+from .service import SessionsService
+
+
+class _Base(HubOAuthenticated, web.RequestHandler):
+    def initialize(self, service: SessionsService):
+        self.service = service
+
+    def check_xsrf_cookie(self):
+        # Token-authenticated API calls carry no cookie; cookie-authenticated ones keep tornado's check.
+        if not self.request.headers.get("Authorization"):
+            super().check_xsrf_cookie()
+
+    def write_json(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        self.write_json({"status": status_code, "message": message}, status_code)
+
+    async def require_admin(self) -> dict:
+        user = self.current_user
+        if user is None:
+            raise web.HTTPError(403)
+        model = await self.service.hub("GET", f"/users/{user['name']}")
+        if not model.get("admin"):
+            raise web.HTTPError(403, "only admins can do this")
+        return user
+
+
+class MeHandler(_Base):
+    @web.authenticated
+    def get(self):
+        name = self.current_user["name"]
+        self.write_json([s for (user, _), s in self.service.last_round.items() if user == name])
+
+
+class ServersHandler(_Base):
+    @web.authenticated
+    async def get(self):
+        await self.require_admin()
+        self.write_json(list(self.service.last_round.values()))
+
+
+class ExtendHandler(_Base):
+    @web.authenticated
+    async def post(self, username: str, servername: str | None):
+        await self.require_admin()
+        try:
+            seconds = int(json.loads(self.request.body or b"{}")["seconds"])
+        except (ValueError, KeyError, TypeError):
+            raise web.HTTPError(400, 'send {"seconds": <positive integer>}') from None
+        if seconds <= 0:
+            raise web.HTTPError(400, "seconds must be positive")
+        total = self.service.db.extend(username, servername or "", seconds)
+        self.write_json({"user": username, "server": servername or "", "extension_seconds": total})
+
+
+class StopsHandler(_Base):
+    @web.authenticated
+    async def get(self):
+        await self.require_admin()
+        self.write_json([asdict(r) for r in self.service.db.recent(int(self.get_argument("limit", "100")))])
+
+
+def make_app(service: SessionsService, prefix: str, cookie_secret: bytes) -> web.Application:
+    api = f"{prefix.rstrip('/')}/api"
+    args = {"service": service}
+    return web.Application(
+        [
+            (f"{api}/me", MeHandler, args),
+            (f"{api}/servers", ServersHandler, args),
+            (rf"{api}/servers/([^/]+)(?:/([^/]+))?/extend", ExtendHandler, args),
+            (f"{api}/stops", StopsHandler, args),
+            (f"{prefix.rstrip('/')}/oauth_callback", HubOAuthCallbackHandler),
+        ],
+        cookie_secret=cookie_secret,
+        xsrf_cookies=True,
+    )

@@ -1,0 +1,99 @@
+"""Copying an assignment's starter files into a student's home volume (the web page's "fetch").
+
+A short-lived helper container, not the student's running Jupyter server: it works whether or not the
+server is running, needs no hub scope to act on the user's server, and writes as uid 1000 (the owner of
+the home volume), with no network and a read-only root. Existing files are never overwritten, so a
+second fetch cannot destroy a student's work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+from dockerspawner import DockerSpawner
+
+from .problems import Problem
+
+# Copies /stage into the target folder, file by file, never replacing what is there.
+_COPY = r"""
+import json, os, shutil, sys
+src, dest = "/stage", sys.argv[1]
+written, skipped = [], []
+for root, dirs, files in os.walk(src):
+    dirs.sort()
+    for name in sorted(files):
+        rel = os.path.relpath(os.path.join(root, name), src)
+        target = os.path.join(dest, rel)
+        if os.path.lexists(target):
+            skipped.append(rel)
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(os.path.join(root, name), target)
+        written.append(rel)
+print(json.dumps({"written": written, "skipped": skipped}))
+"""
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    folder: str  # relative to the home folder
+    written: list[str]
+    skipped: list[str]
+
+
+def home_volume_name(template: str, username: str) -> str:
+    """The volume the spawner mounts as this user's home (same escaping as DockerSpawner's {username})."""
+    escaped = DockerSpawner._escape(username)
+    return template.format(username=escaped, safe_username=escaped, raw_username=username)
+
+
+class HomeWriter:
+    def __init__(self, stage_dir: Path, volume_template: str, home_dir: str, owner: str,
+                 client: docker.DockerClient | None = None):
+        self.stage_dir = Path(stage_dir)
+        self.stage_dir.mkdir(parents=True, exist_ok=True)
+        self.volume_template = volume_template
+        self.home_dir = home_dir.rstrip("/") or "/home/jovyan"
+        self.owner = owner
+        self.client = client or docker.from_env()
+
+    def fetch(self, username: str, image: str, folder: str, files: list[tuple[str, Path]]) -> FetchResult:
+        """Copy `files` (relative name, blob path) into <home>/<folder>/ of `username`."""
+        stage = self.stage_dir / secrets.token_hex(8)
+        stage.mkdir(mode=0o755)
+        os.chmod(stage, 0o755)
+        try:
+            for name, blob in files:
+                target = stage / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(target.parent, 0o755)
+                shutil.copyfile(blob, target)
+                os.chmod(target, 0o644)
+            volume = home_volume_name(self.volume_template, username)
+            try:
+                output = self.client.containers.run(
+                    image, ["python", "-c", _COPY, f"{self.home_dir}/{folder}"],
+                    name=f"{self.owner}-fetch-{stage.name}",
+                    labels={"labhub.fetch": self.owner, "labhub.user": username},
+                    user="1000:100", network_mode="none", read_only=True, cap_drop=["ALL"],
+                    security_opt=["no-new-privileges:true"], mem_limit=256 * 2**20, pids_limit=64,
+                    volumes={volume: {"bind": self.home_dir, "mode": "rw"},
+                             str(stage): {"bind": "/stage", "mode": "ro"}},
+                    remove=True, stdout=True, stderr=True,
+                )
+            except docker.errors.ImageNotFound:
+                raise Problem(503, f"the image {image} is not built on this server; ask an admin") from None
+            except docker.errors.ContainerError as e:
+                message = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["failed"]
+                raise Problem(500, f"copying the files into your home failed: {message[0]}") from None
+            report = json.loads(output.decode().strip().splitlines()[-1])
+            return FetchResult(folder=folder, written=report["written"], skipped=report["skipped"])
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
