@@ -89,7 +89,7 @@ logs: ## Follow the hub's log
 .PHONY: test
 test: docker venv ## Run every test (unit, images, docker, browser); CI runs this
 	@scripts/host-deps.sh test
-	@$(MAKE) --no-print-directory images
+	@$(MAKE) --no-print-directory images image-hub
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit

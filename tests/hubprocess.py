@@ -19,6 +19,8 @@ import docker
 import requests
 import yaml
 
+from labhub.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
 ADMIN = "admin"
@@ -53,6 +55,10 @@ class Hub:
             "spawner": {"network": f"{self.name}-net", "container_prefix": self.prefix,
                         "home_volume": f"{self.name}-home-{{username}}", "profiles_dir": "profiles",
                         "start_timeout": 300, "http_timeout": 240},
+            # Every service of a test hub gets its own port, so test hubs can run side by side.
+            "sessions": {"port": free_port()},
+            "metrics": {"port": free_port()},
+            "submissions": {"port": free_port()},
         }
         for section, values in self.settings.items():
             base.setdefault(section, {}).update(values)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import docker
+import nativeauthenticator
 import docker.errors
 
 from .auth import ADMIN_USER_ENV, LabNativeAuthenticator, external_authenticator
@@ -17,6 +19,7 @@ from .network import ensure_network
 from .profiles import load_profiles
 from .services import register_services
 from .sessions import managed_service as sessions_service
+from .submissions import managed_service as submissions_service
 from .sessions.hubside import announcement
 from .settings import Settings
 from .spawner import LabSpawner
@@ -62,6 +65,8 @@ def configure(c, settings: Settings) -> None:
     auth = settings.auth
     if auth.kind == "native":
         c.JupyterHub.authenticator_class = LabNativeAuthenticator
+        # nativeauthenticator's pages (login, signup, authorize) come from its own template folder.
+        c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
         native = auth.native
         c.LabNativeAuthenticator.open_signup = native.open_signup
         c.LabNativeAuthenticator.minimum_password_length = native.minimum_password_length
@@ -120,4 +125,4 @@ def configure(c, settings: Settings) -> None:
 
 
 # Functions settings -> ManagedService | None, one per service package.
-SERVICE_FACTORIES: list = [sessions_service, metrics_service, gpu_service]
+SERVICE_FACTORIES: list = [sessions_service, metrics_service, gpu_service, submissions_service]

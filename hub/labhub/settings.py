@@ -18,6 +18,7 @@ from .errors import ConfigError, describe
 from .gpu.settings import GpuSettings
 from .metrics.settings import MetricsSettings
 from .sessions.config import SessionsSettings
+from .submissions.config import SubmissionsSettings
 from .model import Duration, Strict
 
 CONFIG_ENV = "LABHUB_CONFIG"
@@ -81,6 +82,7 @@ class Settings(Strict):
     gpu: GpuSettings = GpuSettings()
     metrics: MetricsSettings = MetricsSettings()
     sessions: SessionsSettings = SessionsSettings()
+    submissions: SubmissionsSettings = SubmissionsSettings()
     # Where relative paths in the file are resolved: the file's folder (cwd without a file).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

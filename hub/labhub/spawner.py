@@ -287,9 +287,9 @@ class LabSpawner(DockerSpawner):
 
     async def stop(self, now=False):
         crashed = (await self.poll()) is not None
+        profile = self.profile.slug if self.profile else ""  # DockerSpawner.stop clears the state
         await super().stop(now=now)
         if self.state_dir:
-            profile = self.profile.slug if self.profile else ""
             reason = record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, crashed)
             self.log.info("%s stopped (%s)", self._log_name, reason)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+# Docker and the OS keep sizes and times in 64-bit integers; anything larger is a typo, not a setting.
+_LARGEST = 2**63 - 1
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _DURATION_FACTORS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -22,6 +25,8 @@ def parse_duration(value: int | float | str) -> int:
         if not match:
             raise ValueError(f"expected a duration like '90m', '3h', '2d' or seconds, got {value!r}")
         seconds = float(match.group(1)) * _DURATION_FACTORS[match.group(2)]
+    if seconds != seconds or seconds > _LARGEST:  # NaN or too large
+        raise ValueError(f"a duration must be a finite number of seconds below 2^63, got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
     return int(seconds)
@@ -38,7 +43,10 @@ def parse_size(value: int | str) -> int:
         if not match:
             raise ValueError(f"expected a size like '512M' or '4G', got {value!r}")
         unit = (match.group(2) or "").lower().rstrip("i")
-        size = int(float(match.group(1)) * _SIZE_FACTORS[unit])
+        size = float(match.group(1)) * _SIZE_FACTORS[unit]
+    if size > _LARGEST:
+        raise ValueError(f"a size must be below 8 EiB, got {value!r}")
+    size = int(size)
     if size <= 0:
         raise ValueError(f"a size must be positive, got {value!r}")
     return size

@@ -1,5 +1,12 @@
 """Fixtures for the browser tests: a real hub, Debian's Chromium driven by Playwright, and a screenshot
-in test-artifacts/ of every page a test had open when it failed."""
+in test-artifacts/ of every page a test had open when it failed.
+
+  hub       one hub for the whole session (profiles BROWSER_PROFILES); use a new user name per test
+  admin     the admin as an HTTP client (tests.hubprocess.Client), for set-up steps
+  new_page  a factory of pages, each with its own cookies (one person per page)
+  page      one such page
+Steps on the pages themselves are in hubpages.py.
+"""
 
 from __future__ import annotations
 
@@ -38,8 +45,6 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `bash scripts/host-deps.sh test`")
     hub = Hub(tmp_path_factory.mktemp("webhub"), name="lhweb", profiles=BROWSER_PROFILES)
     hub.cleanup_docker()
     hub.start()
@@ -56,6 +61,8 @@ def admin(hub) -> Client:
 
 @pytest.fixture(scope="session")
 def browser() -> Browser:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `bash scripts/host-deps.sh test`")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -127,3 +127,16 @@ def test_warning_shows_on_hub_pages_and_admin_can_extend_max_age(hub, admin):
     assert leo.server() is not None
     assert session_status(hub, "leo")["age_seconds_left"] > 0
     leo.stop_server()
+
+
+def test_admin_stop_is_recorded_as_admin(hub, admin):
+    mia = new_user(hub, admin, "mia")
+    mia.spawn("short-age")
+    r = mia.session.post(f"{hub.url}/services/sessions/api/servers/mia/stop", headers={"Authorization": f"token {mia.token}"})
+    assert r.status_code == 403
+    r = admin.session.post(f"{hub.url}/services/sessions/api/servers/mia/stop", headers={"Authorization": f"token {admin.token}"})
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while mia.server() is not None and time.monotonic() < deadline:
+        time.sleep(1)
+    assert [s["reason"] for s in stops(admin, "mia")] == ["admin"]

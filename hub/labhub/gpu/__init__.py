@@ -20,8 +20,10 @@ from ..services import ManagedService
 
 
 def managed_service(settings) -> ManagedService | None:
-    """The admin page/API; none when the lab has no GPU inventory at all."""
-    if settings.gpu.inventory == "none":
+    """The admin page/API; none when the lab has no GPUs at all."""
+    from .inventory import load_inventory
+
+    if settings.gpu.inventory == "none" or not load_inventory(settings.gpu).units:
         return None
     return ManagedService(
         name="gpu",

@@ -56,6 +56,13 @@ class GpuBroker:
         self.poll_s = poll_s
         self._changed: asyncio.Event | None = None
 
+    # traitlets copies config values for every spawner; all spawners must share this one broker.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     # --- before the spawn -----------------------------------------------------------------------
 
     def unavailable_reason(self, profile) -> str | None:

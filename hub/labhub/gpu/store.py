@@ -138,6 +138,7 @@ class LeaseStore:
         self.policy = policy or StorePolicy()
         self.clock = clock
         self._lock = _lock_for(self.path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self._lock, closing(self._connect()) as db:
             db.executescript(_SCHEMA)  # idempotent; executescript runs in its own transaction
 

@@ -83,7 +83,7 @@ def build_sources(settings, client) -> list[Source]:
         StopsSource(settings.state_dir, profiles),
     ]
     # Features that may not be configured on this lab add their source when they are.
-    sources.extend(s for s in (gpu_source(settings), submissions_source(settings)) if s is not None)
+    sources.extend(s for s in (gpu_source(settings, client), submissions_source(settings)) if s is not None)
     return sources
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 
-from ..state import ensure_secret
+from ..state import ensure_secret, ensure_state_dir
 
 PROMETHEUS_SERVICE = "prometheus"
 TOKEN_FILE = "prometheus-token"
@@ -58,7 +58,7 @@ def prometheus_token_path(state_dir: Path) -> Path:
 def configure_hub_metrics(c, settings) -> None:
     """Admission metrics on /hub/metrics, and a read:metrics-only token for Prometheus."""
     register_admission_metrics()
-    token = ensure_secret(settings.state_dir, TOKEN_FILE)
+    token = ensure_secret(ensure_state_dir(settings.state_dir), TOKEN_FILE)
     service = {"name": PROMETHEUS_SERVICE, "api_token": token}
     role = {"name": "prometheus-scraper", "description": "Read /hub/metrics, nothing else",
             "scopes": ["read:metrics"], "services": [PROMETHEUS_SERVICE]}

@@ -3,6 +3,7 @@
   GET  api/me                        the caller's servers: time left before idle / max-age stops
   GET  api/servers                   (admin) every running server, as the last round saw it
   POST api/servers/<user>[/<name>]/extend  {"seconds": N}   (admin) extend a server's max age
+  POST api/servers/<user>[/<name>]/stop                      (admin) stop a server, recorded as "admin"
   GET  api/stops                     (admin) recent stops with their reasons
 """
 
@@ -74,6 +75,20 @@ class ExtendHandler(_Base):
         self.write_json({"user": username, "server": servername or "", "extension_seconds": total})
 
 
+class AdminStopHandler(_Base):
+    @web.authenticated
+    async def post(self, username: str, servername: str | None):
+        admin = await self.require_admin()
+        name = servername or ""
+        model = await self.service.hub("GET", f"/users/{username}")
+        server = (model.get("servers") or {}).get(name)
+        container = self.service.container_of(username, name)
+        if not server or container is None:
+            raise web.HTTPError(404, f"{username} has no running server {name!r}")
+        await self.service.stop(username, name, server, container, "admin", detail=f"by {admin['name']}")
+        self.write_json({"user": username, "server": name, "stopped": True})
+
+
 class StopsHandler(_Base):
     @web.authenticated
     async def get(self):
@@ -89,6 +104,7 @@ def make_app(service: SessionsService, prefix: str, cookie_secret: bytes) -> web
             (f"{api}/me", MeHandler, args),
             (f"{api}/servers", ServersHandler, args),
             (rf"{api}/servers/([^/]+)(?:/([^/]+))?/extend", ExtendHandler, args),
+            (rf"{api}/servers/([^/]+)(?:/([^/]+))?/stop", AdminStopHandler, args),
             (f"{api}/stops", StopsHandler, args),
             (f"{prefix.rstrip('/')}/oauth_callback", HubOAuthCallbackHandler),
         ],

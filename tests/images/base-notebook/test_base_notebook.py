@@ -63,3 +63,19 @@ def test_jupyter_server_starts_and_answers(image):
         raise AssertionError(f"server did not answer:\n{logs.stdout}{logs.stderr}")
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def test_lab_session_reports_the_limits_the_hub_started_it_with(image):
+    out = docker_run(image, "lab-session", "-e", "LABHUB_PROFILE=cpu", "-e", "LABHUB_IDLE_TIMEOUT=5400",
+                     "-e", "LABHUB_MAX_AGE=43200", "-e", f"LABHUB_STARTED_AT={int(time.time()) - 3600}")
+    assert "runtime:            cpu" in out
+    assert "stops when idle in: 1 h 30 min" in out
+    assert "session ends in:    10 h 59 min" in out or "session ends in:    11 h 00 min" in out
+
+
+def test_lab_session_shows_the_sessions_service_warning(image):
+    status = json.dumps({"updated": time.time(), "idle_seconds_left": 300, "age_seconds_left": 9000,
+                         "stop": {"reason": "idle", "in_seconds": 300}})
+    out = docker_run(image, f"printf '%s' '{status}' > /tmp/labhub-session.json; lab-session")
+    assert "WARNING: this server stops in about 4 min" in out or "WARNING: this server stops in about 5 min" in out
+    assert "(idle)" in out

@@ -1,0 +1,68 @@
+"""Spawn bursts: N users press Start at the same moment (a class at 9:00), on the tensorflow-cpu image.
+
+Per burst size and hub: success rate, and p50/p95 of the time to ready of those that got there. After
+each burst every server is stopped and every container removed before the next one starts. At the
+largest burst, before the clean-up, the memory of the hub and of the running containers is taken
+(reported by the memory benchmark).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from .context import Context
+from .probes import containers_memory
+from .report import Row
+from .spawning import spawn_all, stop_all
+from .stats import rate, ratio, summary
+
+NAME = "burst"
+SETTLE_S = 5  # after a clean-up, before the next burst
+
+
+def run(ctx: Context) -> tuple[dict, list[Row]]:
+    args = ctx.args
+    sides = ctx.hubs()
+    result: dict = {side.label: {} for side in sides}
+    result["ratio"] = {}
+    rows = []
+    largest = max(args.bursts)
+    for size in args.bursts:
+        names = ctx.users[:size]
+        for side in sides:
+            started = time.monotonic()
+            outcomes = spawn_all(side, names, timeout=args.burst_timeout)
+            wall = time.monotonic() - started
+            ok = [o.seconds for o in outcomes if o.ok]
+            entry = {"spawns": size, "succeeded": len(ok), "success_rate": rate(len(ok), size),
+                     "seconds_to_ready": summary(ok), "wall_s": wall,
+                     "errors": dict(Counter(o.error for o in outcomes if not o.ok))}
+            if size == largest:
+                ctx.snapshot(f"after a burst of {size}")
+                running = side.containers()
+                entry["running_servers"] = len(running)
+                ctx.burst_containers[side.label] = containers_memory(running)  # the memory benchmark reports it
+            entry["cleanup_s"] = stop_all(side)
+            result[side.label][str(size)] = entry
+            p = entry["seconds_to_ready"]
+            print(f"  {side.label} burst {size}: {len(ok)}/{size} ready, p50 {p['p50']}, p95 {p['p95']} "
+                  f"(wall {wall:.0f} s, clean-up {entry['cleanup_s']:.0f} s) {entry['errors'] or ''}", flush=True)
+            time.sleep(SETTLE_S)
+        lab, stock = result["labhub"][str(size)], result["stock"][str(size)]
+        result["ratio"][str(size)] = {
+            "success_rate": ratio(lab["success_rate"], stock["success_rate"]),
+            "p50": ratio(lab["seconds_to_ready"]["p50"], stock["seconds_to_ready"]["p50"]),
+            "p95": ratio(lab["seconds_to_ready"]["p95"], stock["seconds_to_ready"]["p95"]),
+        }
+        rows += [
+            Row(NAME, f"burst {size}: success rate", lab["success_rate"], stock["success_rate"], "share"),
+            Row(NAME, f"burst {size}: p50 to ready", lab["seconds_to_ready"]["p50"], stock["seconds_to_ready"]["p50"]),
+            Row(NAME, f"burst {size}: p95 to ready", lab["seconds_to_ready"]["p95"], stock["seconds_to_ready"]["p95"]),
+        ]
+    result["settings"] = {"burst_sizes": args.bursts, "timeout_s": args.burst_timeout,
+                          "image": "labhub/tensorflow-cpu:latest", "order": "per size: labhub, then stock",
+                          "time_to_ready": "from each user's POST /hub/api/users/<name>/server until ready "
+                                           "(admin polls GET /hub/api/users?state=active every 0.5 s)",
+                          "labhub": sides[0].describe(), "stock": sides[1].describe()}
+    return result, rows

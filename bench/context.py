@@ -1,0 +1,72 @@
+"""What the benchmarks of one `python -m bench` run share: the two hubs, their users, memory snapshots.
+
+The hubs start once, on the first benchmark that needs them, with every bench user created on both,
+and stop when the run ends (their containers, volumes and networks removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from .probes import process_tree_rss
+from .sides import LabhubSide, Side, StockSide
+
+
+def user_names(n: int) -> list[str]:
+    return [f"u{i:03d}" for i in range(n)]
+
+
+class Context:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.workdir = Path(tempfile.mkdtemp(prefix="lhbench-"))
+        self._sides: list[Side] = []
+        self.users: list[str] = []
+        self.signed_up: set[str] = set()
+        # label -> side -> process_tree_rss + running servers, taken at moments worth comparing.
+        self.snapshots: dict[str, dict] = {}
+        # side -> memory of an idle server container (spawn_latency measures it on its last round).
+        self.idle_server: dict[str, dict] = {}
+        # side -> memory of every server container running right after the largest burst.
+        self.burst_containers: dict[str, list[dict]] = {}
+
+    def hubs(self) -> list[Side]:
+        if not self._sides:
+            for side in (LabhubSide(self.workdir / "labhub"), StockSide(self.workdir / "stock")):
+                self._sides.append(side)  # before start, so close() cleans up after a failed start
+                side.start()
+            time.sleep(5)  # let start-up work (services, first polls) settle before measuring
+            self.snapshot("hub started, no users")
+            self.users = user_names(self.args.users)
+            for side in self._sides:
+                side.create_users(self.users)
+            self.snapshot(f"{len(self.users)} users, no servers")
+        return self._sides
+
+    def signup(self, names: list[str]) -> None:
+        """Give `names` passwords to log in with, where the authenticator keeps them (labhub)."""
+        todo = [n for n in names if n not in self.signed_up]
+        for side in self.hubs():
+            side.signup(todo)
+        self.signed_up.update(todo)
+
+    def snapshot(self, label: str) -> None:
+        self.snapshots[label] = {
+            side.label: {**process_tree_rss(side.pid), "running_servers": len(side.containers())}
+            for side in self._sides
+        }
+
+    def close(self, keep_workdir: bool = False) -> None:
+        for side in self._sides:
+            try:
+                side.stop()
+            except Exception as e:  # one side failing to stop must not leave the other running
+                print(f"bench: stopping the {side.label} hub failed: {e}")
+        if keep_workdir:
+            print(f"bench: hub logs and state kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,119 @@
+"""Starting and stopping user servers through a hub's REST API, timed from the POST to `ready`.
+
+Readiness is seen by polling the admin's GET /users?state=active (one request for all users, so the
+poller does not load the hub by itself); the time to ready is measured when the poll that shows it
+answers, so it errs late by at most one poll interval.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+
+from .sides import Side
+
+POLL_S = 0.5
+
+
+@dataclass
+class Outcome:
+    user: str
+    seconds: float | None  # time from the POST to ready; None when the spawn failed
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def active_servers(side: Side) -> dict[str, str]:
+    """user -> "ready" or "pending", for every user with a default server that is started or starting."""
+    r = side.admin.api("GET", "/users", params={"state": "active", "limit": 1000})
+    r.raise_for_status()
+    states = {}
+    for user in r.json():
+        server = (user.get("servers") or {}).get("")
+        if server is not None:
+            states[user["name"]] = "ready" if server.get("ready") else "pending"
+    return states
+
+
+def spawn_all(side: Side, names: list[str], timeout: float) -> list[Outcome]:
+    """POST a server start for every name at once; wait until each is ready or failed (or `timeout`)."""
+    sent: dict[str, float] = {}
+    answered: dict[str, tuple[float, str | None]] = {}  # when the POST answered, and its error if any
+
+    def post(name: str) -> None:
+        sent[name] = time.monotonic()
+        try:
+            r = side.admin.api("POST", f"/users/{name}/server", json=side.spawn_options)
+            error = None if r.status_code in (201, 202) else f"POST answered {r.status_code}: {_message(r)}"
+        except requests.RequestException as e:
+            error = f"POST failed: {type(e).__name__}"
+        answered[name] = (time.monotonic(), error)
+
+    outcomes: dict[str, Outcome] = {}
+    started = time.monotonic()
+    with ThreadPoolExecutor(max(len(names), 1)) as pool:
+        for name in names:
+            pool.submit(post, name)
+        while len(outcomes) < len(names) and time.monotonic() - started < timeout:
+            asked = time.monotonic()
+            try:
+                states = active_servers(side)
+            except requests.RequestException:
+                time.sleep(POLL_S)
+                continue  # a busy hub may time out one poll; the next one counts
+            seen = time.monotonic()
+            for name in names:
+                if name in outcomes or name not in sent:
+                    continue
+                if states.get(name) == "ready":
+                    outcomes[name] = Outcome(name, seen - sent[name])
+                elif name in answered:
+                    answered_at, error = answered[name]
+                    if error:
+                        outcomes[name] = Outcome(name, None, error)
+                    elif name not in states and answered_at < asked:
+                        # Accepted, and gone from the active servers: the hub gave up on it.
+                        outcomes[name] = Outcome(name, None, "spawn failed (server stopped by the hub)")
+            time.sleep(POLL_S)
+        for name in names:
+            outcomes.setdefault(name, Outcome(name, None, f"not ready after {timeout:.0f} s"))
+    return [outcomes[name] for name in names]
+
+
+def stop_all(side: Side, timeout: float = 300) -> float:
+    """Stop every server of the hub through the API, then remove leftover containers; seconds taken."""
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        while time.monotonic() - started < timeout:
+            try:
+                names = list(active_servers(side))
+            except requests.RequestException:
+                time.sleep(2)
+                continue
+            if not names:
+                break
+            # A pending spawn cannot be stopped yet (400); asking again on the next round is enough.
+            list(pool.map(lambda n: _delete(side, n), names))
+            time.sleep(2)
+    side.remove_containers()
+    return time.monotonic() - started
+
+
+def _delete(side: Side, name: str) -> None:
+    try:
+        side.admin.api("DELETE", f"/users/{name}/server")
+    except requests.RequestException:
+        pass
+
+
+def _message(r: requests.Response) -> str:
+    try:
+        return str(r.json().get("message", ""))[:200]
+    except ValueError:
+        return r.text[:200]
