@@ -52,7 +52,7 @@ venv: $(VENV)/.installed ## Create the hub's Python virtualenv (.venv)
 base-rootfs: docker ## Build the Debian base image from packages (debootstrap + docker import), no registry needed
 	@scripts/build-base-rootfs.sh $(ROOTFS_IMAGE)
 
-.PHONY: image-base image-tensorflow-cpu image-tensorflow-cuda image-hub
+.PHONY: image-base image-tensorflow-cpu image-tensorflow-cuda image-hub image-dind
 image-base: docker ## Build labhub/base-notebook (Python venv, JupyterLab, jupyterhub-singleuser)
 	@scripts/build-image.sh base-notebook
 image-tensorflow-cpu: image-base ## Build labhub/tensorflow-cpu
@@ -61,6 +61,8 @@ image-tensorflow-cuda: image-base ## Build labhub/tensorflow-cuda (tensorflow[an
 	@scripts/build-image.sh tensorflow-cuda
 image-hub: docker ## Build labhub/hub (the hub as a container, for docker-compose)
 	@scripts/build-image.sh hub
+image-dind: docker ## Build labhub/dind (a Docker engine in a container: swarm nodes for tests, docs/scale-out.md)
+	@scripts/build-image.sh dind
 
 .PHONY: images
 images: image-base image-tensorflow-cpu image-tensorflow-cuda ## Build all user images and print their sizes

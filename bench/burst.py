@@ -39,7 +39,7 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                      "seconds_to_ready": summary(ok), "wall_s": wall,
                      "errors": dict(Counter(o.error for o in outcomes if not o.ok))}
             if size == largest:
-                ctx.snapshot(f"after a burst of {size}")
+                ctx.snapshot(f"after a burst of {size}", [side])
                 running = side.containers()
                 entry["running_servers"] = len(running)
                 ctx.burst_containers[side.label] = containers_memory(running)  # the memory benchmark reports it

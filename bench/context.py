@@ -54,11 +54,11 @@ class Context:
             side.signup(todo)
         self.signed_up.update(todo)
 
-    def snapshot(self, label: str) -> None:
-        self.snapshots[label] = {
-            side.label: {**process_tree_rss(side.pid), "running_servers": len(side.containers())}
-            for side in self._sides
-        }
+    def snapshot(self, label: str, sides: list[Side] | None = None) -> None:
+        """Memory of the hubs (or of `sides` only) and their running servers, under `label`."""
+        taken = self.snapshots.setdefault(label, {})
+        for side in sides or self._sides:
+            taken[side.label] = {**process_tree_rss(side.pid), "running_servers": len(side.containers())}
 
     def close(self, keep_workdir: bool = False) -> None:
         for side in self._sides:

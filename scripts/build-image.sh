@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build one labhub image: build-image.sh <name>   (base-notebook | tensorflow-cpu | tensorflow-cuda | hub)
+# Build one labhub image: build-image.sh <name>   (base-notebook | tensorflow-cpu | tensorflow-cuda | hub | dind)
 # Settings come from the environment (the Makefile exports them):
 #   IMAGE_PREFIX, TAG, BASE_IMAGE, BASE_IMAGE_EXPLICIT (1 when the admin set BASE_IMAGE),
 #   ROOTFS_IMAGE, EXTRA_CA_BUNDLE, LABHUB_VERSION
@@ -58,7 +58,7 @@ args=(--build-arg "LABHUB_VERSION=${LABHUB_VERSION:-dev}"
       --build-arg "JUPYTERLAB_VERSION=$(pin jupyterlab)"
       --build-arg "TENSORFLOW_VERSION=$(pin tensorflow)")
 case "$name" in
-  base-notebook|hub) args+=(--build-arg "BASE_IMAGE=$(resolve_base)") ;;
+  base-notebook|hub|dind) args+=(--build-arg "BASE_IMAGE=$(resolve_base)") ;;
   *) parent="$IMAGE_PREFIX/base-notebook:$TAG"
      docker image inspect "$parent" >/dev/null 2>&1 || die "parent image $parent is missing: run 'make image-base' first"
      args+=(--build-arg "PARENT_IMAGE=$parent") ;;

@@ -41,7 +41,8 @@ def describe(error: ValidationError, model: type[BaseModel], prefix: str = "") -
     lines = []
     for err in error.errors():
         loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in (prefix, *loc) if p != "")
+        # A key with a line break or other control characters is shown quoted, so the cause stays one line.
+        key = ".".join(str(p) if str(p).isprintable() else repr(p) for p in (prefix, *loc) if p != "")
         if err["type"] == "extra_forbidden":
             parent = _model_at(model, loc[:-1])
             allowed = ", ".join(parent.model_fields) if parent else "see the documentation"

@@ -24,6 +24,7 @@ from .sessions.hubside import announcement
 from .settings import Settings
 from .spawner import LabSpawner
 from .state import ensure_secret, ensure_state_dir
+from .swarm.hubside import configure_swarm, docker_environment
 
 
 
@@ -40,7 +41,10 @@ def docker_client() -> docker.DockerClient:
 def configure(c, settings: Settings) -> None:
     state = ensure_state_dir(settings.state_dir)
     profiles = load_profiles(settings.profiles_dir)
-    gateway = ensure_network(docker_client(), settings.spawner.network, settings.spawner.isolate_containers)
+    # Swarm mode has no bridge network of its own; configure_swarm sets the hub's address instead.
+    swarm = settings.spawner.kind == "swarm"
+    gateway = None if swarm else ensure_network(docker_client(), settings.spawner.network,
+                                                settings.spawner.isolate_containers)
 
     # --- hub, proxy, database, secrets ---
     hub = settings.hub
@@ -111,6 +115,9 @@ def configure(c, settings: Settings) -> None:
 
     # --- GPU leases (inventory, queue, quotas; docs/gpu.md) ---
     configure_gpu(c, settings, docker_client())
+    # --- swarm mode: servers as swarm services, GPUs of every node (docs/scale-out.md) ---
+    if swarm:
+        configure_swarm(c, settings, docker_client())
 
     # --- managed services (each feature package contributes a ManagedService) ---
     services = [factory(settings) for factory in SERVICE_FACTORIES]
@@ -118,7 +125,7 @@ def configure(c, settings: Settings) -> None:
         c,
         [svc for svc in services if svc is not None],
         cwd=str(settings.base_dir),
-        environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", "")},
+        environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", ""), **docker_environment()},
     )
     # Admission figures on /hub/metrics, and Prometheus' read:metrics token (docs/monitoring.md).
     configure_hub_metrics(c, settings)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from .errors import ConfigError, describe
 from .model import Duration, Size, Strict
 from .units import format_duration, format_size
+from .yamlfile import read_yaml
 
 # Colab's free tier caps a session at 12 h; labhub's idle defaults are per runtime type.
 DEFAULT_MAX_AGE = 12 * 3600
@@ -97,16 +97,11 @@ class ProfileSet:
 
 
 def _load_file(path: Path) -> list[Profile]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    data = read_yaml(path, "profile file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected `profiles:` with a list of profiles at the top level")
     try:
-        return _ProfileFile(**data).profiles
+        return _ProfileFile.model_validate(data).profiles
     except ValidationError as e:
         raw = data.get("profiles") if isinstance(data.get("profiles"), list) else []
         problems = []

@@ -3,14 +3,17 @@ holding only the scopes that service needs."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
+
+from .tethered import HUB_PID_ENV
 
 
 @dataclass(frozen=True)
 class ManagedService:
     name: str
-    module: str  # started as `python -m <module>`
+    module: str  # started as `python -m labhub.tethered <module>`
     scopes: list[str]
     port: int | None = None  # a web service listens on 127.0.0.1:<port>, served at /services/<name>/
     environment: dict[str, str] = field(default_factory=dict)
@@ -30,9 +33,10 @@ def register_services(c, services: list[ManagedService], cwd: str, environment: 
     for svc in services:
         entry = {
             "name": svc.name,
-            "command": [sys.executable, "-m", svc.module],
+            # Tethered: the service ends when the hub does, even when the hub is killed (labhub.tethered).
+            "command": [sys.executable, "-m", "labhub.tethered", svc.module],
             "cwd": cwd,
-            "environment": {**environment, **svc.environment},
+            "environment": {**environment, **svc.environment, HUB_PID_ENV: str(os.getpid())},
             "display": svc.display,
         }
         if svc.port:

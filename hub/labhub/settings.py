@@ -11,8 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from .errors import ConfigError, describe
 from .gpu.settings import GpuSettings
@@ -20,6 +19,8 @@ from .metrics.settings import MetricsSettings
 from .sessions.config import SessionsSettings
 from .submissions.config import SubmissionsSettings
 from .model import Duration, Strict
+from .swarm.settings import SwarmSettings, check_modes
+from .yamlfile import read_yaml
 
 CONFIG_ENV = "LABHUB_CONFIG"
 
@@ -57,7 +58,8 @@ class AuthSettings(Strict):
 
 
 class SpawnerSettings(Strict):
-    kind: Literal["docker"] = "docker"
+    # docker: one engine (this host). swarm: user servers are Docker Swarm services (docs/scale-out.md).
+    kind: Literal["docker", "swarm"] = "docker"
     network: str = "labhub"
     # Container names are <prefix>-<user>; labels and volumes tell labhub's containers apart.
     container_prefix: str = Field("labhub", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
@@ -73,6 +75,7 @@ class SpawnerSettings(Strict):
     concurrent_starts: int = Field(0, ge=0)
     # Servers running at once in the whole lab (0: no limit); beyond it users are told the lab is full.
     max_servers: int = Field(0, ge=0)
+    swarm: SwarmSettings = SwarmSettings()
 
 
 class Settings(Strict):
@@ -85,6 +88,9 @@ class Settings(Strict):
     submissions: SubmissionsSettings = SubmissionsSettings()
     # Where relative paths in the file are resolved: the file's folder (cwd without a file).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    # spawner.kind: swarm changes what gpu.inventory may be (labhub.swarm.settings).
+    _swarm_modes = model_validator(mode="before")(check_modes)
 
     def path(self, value: Path) -> Path:
         return value if value.is_absolute() else (self.base_dir / value).resolve()
@@ -104,19 +110,12 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if path is None:
         return Settings()
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the settings file ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    data = read_yaml(path, "settings file") or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     if "base_dir" in data:
         raise ConfigError(f"{path}: base_dir: unknown key (it is always the file's folder)")
     try:
-        return Settings(**data, base_dir=path.resolve().parent)
+        return Settings.model_validate({**data, "base_dir": path.resolve().parent})
     except ValidationError as e:
         raise ConfigError(f"{path}: " + "; ".join(describe(e, Settings))) from None

@@ -20,6 +20,7 @@ from .gpu.broker import GpuBroker, GpuWait
 from .profiles import Profile, ProfileSet
 from .sessions.hubside import record_stop
 from .sessions.records import SessionsDB
+from .units import format_size
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -287,11 +288,31 @@ class LabSpawner(DockerSpawner):
 
     async def stop(self, now=False):
         crashed = (await self.poll()) is not None
+        # Why it ended must be read before DockerSpawner.stop removes the container.
+        crash_detail = await self._crash_detail() if crashed else ""
         profile = self.profile.slug if self.profile else ""  # DockerSpawner.stop clears the state
         await super().stop(now=now)
         if self.state_dir:
-            reason = record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, crashed)
+            reason = record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, crashed,
+                                 crash_detail)
             self.log.info("%s stopped (%s)", self._log_name, reason)
+
+    async def _crash_detail(self) -> str:
+        """What the container's end says about a server that stopped by itself (the stop record's detail)."""
+        try:
+            container = await self.get_object()
+        except docker.errors.DockerException:
+            container = None
+        state = (container or {}).get("State") or {}
+        if state.get("OOMKilled"):
+            limit = ((container or {}).get("HostConfig") or {}).get("Memory")
+            where = f"the container went over its {format_size(limit)} memory limit" if limit else "the machine ran out"
+            detail = f"out of memory: {where} and the kernel killed a process (exit code {state.get('ExitCode')})"
+            self.log.warning("%s ended %s", self._log_name, detail)
+            return detail
+        if state:
+            return f"the server had exited (exit code {state.get('ExitCode')})"
+        return "the server had exited"
 
     def get_state(self):
         state = super().get_state()

@@ -6,6 +6,9 @@ c = get_config()  # noqa: F821 - provided by Jupyter's config loader
 
 c.ServerApp.ip = "0.0.0.0"
 c.ServerApp.port = 8888
+# The lab may have no way to the internet, and its users did not ask for Jupyter's news feed.
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 
 
 def _seconds(name: str) -> int | None:

@@ -33,31 +33,43 @@ def sub_hub(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def course(sub_hub):
+def people(sub_hub):
     admin = Client(sub_hub, ADMIN, ADMIN_PASSWORD)
     teacher = new_user(sub_hub, admin, "teacher", ["instructors"])
     student = new_user(sub_hub, admin, "dana", ["course-ml"])
     wait_for_service(teacher)
-    assert api(teacher, "POST", "api/courses", json={"id": "ml", "title": "Machine learning"}).status_code == 201
-    deadline = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
-    r = api(teacher, "POST", "api/courses/ml/assignments",
-            json={"id": "hw1", "title": "Adding numbers", "deadline": deadline, "late_policy": "refuse"})
-    assert r.status_code == 201, r.text
-    files = "api/courses/ml/assignments/hw1/files"
-    for kind, name, data in (("starter", "hw.ipynb", STARTER), ("starter", "data.txt", b"hello\n"),
-                             ("visible_tests", "t.py", VISIBLE_TESTS), ("hidden_tests", "t.py", HIDDEN_TESTS)):
-        assert api(teacher, "PUT", f"{files}/{kind}/{name}", data=data).status_code == 201
     return {"teacher": teacher, "student": student}
 
 
-def test_student_submits_from_the_web_page_and_reads_the_receipt(sub_hub, course, new_page, tmp_path):
-    teacher = course["teacher"]
-    # The instructor releases the assignment from its page.
+def test_student_submits_from_the_web_page_and_reads_the_receipt(sub_hub, people, new_page, tmp_path):
+    teacher = people["teacher"]
+    files = {"hw.ipynb": STARTER, "data.txt": b"hello\n", "visible.py": VISIBLE_TESTS, "hidden.py": HIDDEN_TESTS}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+
+    # The instructor creates the course and the assignment with its files on the pages, then releases it.
     page = new_page()
     log_in(page, sub_hub.url, "teacher", USER_PASSWORD)
-    page.goto(f"{sub_hub.url}{SERVICE}courses/ml/hw1/")
+    page.goto(f"{sub_hub.url}{SERVICE}")
+    page.get_by_label("Id (lowercase, e.g. cs101)").fill("ml")
+    page.get_by_label("Title").fill("Machine learning")
+    page.get_by_role("button", name="Create course").click()
+    expect(page.get_by_role("status")).to_contain_text("Course created")
+    page.get_by_label("Id (lowercase, e.g. hw1)").fill("hw1")
+    page.get_by_label("Title").fill("Adding numbers")
+    page.get_by_label("Deadline (your local time)").fill((datetime.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("After the deadline").select_option("refuse")
+    page.get_by_label("Starter files").set_input_files([str(tmp_path / "hw.ipynb"), str(tmp_path / "data.txt")])
+    page.get_by_label("Visible tests").set_input_files(str(tmp_path / "visible.py"))
+    page.get_by_label("Hidden tests").set_input_files(str(tmp_path / "hidden.py"))
+    page.get_by_role("button", name="Create assignment").click()
+    expect(page.get_by_role("status")).to_contain_text("Assignment created")
+    expect(page.get_by_text("not released")).to_be_visible()
     page.get_by_role("button", name="Release now").click()
     expect(page.get_by_role("status")).to_contain_text("Assignment released")
+    view = api(teacher, "GET", "api/courses/ml/assignments/hw1").json()
+    assert {f["name"] for f in view["files"]} == {"hw.ipynb", "data.txt", "visible_tests.py", "hidden_tests.py"}
+    assert abs(datetime.fromisoformat(view["deadline"].replace("Z", "+00:00")) - datetime.now(timezone.utc)) < timedelta(hours=1, minutes=2)
 
     # The student finds it, copies the starter files to her home, and uploads her notebook.
     student = new_page()

@@ -27,7 +27,8 @@ PROFILES = [
 ]
 PROMETHEUS = shutil.which("prometheus")
 
-pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="Debian's prometheus is not installed (scripts/host-deps.sh test)")
+pytestmark = pytest.mark.skipif(PROMETHEUS is None,
+                                reason="Debian's prometheus is not installed (scripts/host-deps.sh test)")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,8 @@ def running(hub, admin):
 
 def test_prometheus_scrapes_the_hub_and_the_exporter(hub, prometheus, running):
     # Both targets are up: the hub's /hub/metrics accepted the generated read:metrics token.
-    up = prometheus.wait_for('up{job=~"jupyterhub|labhub"}', lambda r: len(r) == 2 and all(s["value"][1] == "1" for s in r))
+    up = prometheus.wait_for('up{job=~"jupyterhub|labhub"}',
+                             lambda r: len(r) == 2 and all(s["value"][1] == "1" for s in r))
     assert {s["metric"]["job"] for s in up} == {"jupyterhub", "labhub"}
     # The running servers, from the hub and per user from the exporter.
     prometheus.wait_for("jupyterhub_running_servers", lambda r: r and float(r[0]["value"][1]) == 2)

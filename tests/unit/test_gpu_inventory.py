@@ -42,7 +42,7 @@ def write_settings(tmp_path, gpu: dict):
 
 @pytest.mark.parametrize("gpu, words", [
     ({"inventry": "simulated"}, "gpu.inventry: unknown key (allowed here: inventory, simulated"),
-    ({"inventory": "cuda"}, "gpu.inventory: Input should be 'auto', 'nvml', 'simulated' or 'none'"),
+    ({"inventory": "cuda"}, "gpu.inventory: Input should be 'auto', 'nvml', 'simulated', 'none' or 'swarm'"),
     ({"simulated": {"count": 0}}, "gpu.simulated.count"),
     ({"simulated": {"memory": "lots"}}, "gpu.simulated.memory: expected a size like '512M'"),
     ({"timezone": "Mars/Olympus"}, "gpu.timezone: unknown time zone 'Mars/Olympus'"),

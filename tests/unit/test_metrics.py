@@ -4,6 +4,7 @@ resilience, stop counts, the hub-side admission metrics and Prometheus token, se
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -146,7 +147,8 @@ def test_stop_counts_start_at_zero_for_every_profile_and_reason(tmp_path):
 
 
 def test_every_exposed_metric_is_documented():
-    missing = sorted(name for name in exposed_names() if f"`{name}`" not in (ROOT / "docs" / "monitoring.md").read_text())
+    docs = (ROOT / "docs" / "monitoring.md").read_text()
+    missing = sorted(name for name in exposed_names() if f"`{name}`" not in docs)
     assert not missing, f"metrics missing from docs/monitoring.md: {missing}"
 
 
@@ -216,14 +218,10 @@ def test_unknown_metrics_key_is_named(tmp_path):
 
 @pytest.mark.parametrize("hub_url, exporter, words", [
     ("127.0.0.1:8000", "127.0.0.1:9101", "hub URL '127.0.0.1:8000': expected http(s)://host:port"),
-    ("http://127.0.0.1:8000", "http://127.0.0.1:9101/metrics", "exporter 'http://127.0.0.1:9101/metrics': expected host:port"),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:9101/metrics",
+     "exporter 'http://127.0.0.1:9101/metrics': expected host:port"),
 ])
 def test_monitoring_config_refuses_bad_addresses(hub_url, exporter, words):
-    with pytest.raises(ConfigError, match=re_escape(words)):
+    with pytest.raises(ConfigError, match=re.escape(words)):
         render(hub_url, exporter, "token")
 
-
-def re_escape(text: str) -> str:
-    import re
-
-    return re.escape(text)

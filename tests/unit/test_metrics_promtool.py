@@ -24,11 +24,12 @@ DOCS = (ROOT / "docs" / "monitoring.md").read_text()
 PROMTOOL = shutil.which("promtool")
 
 needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool is not installed: `scripts/host-deps.sh test` installs Debian's prometheus (CI does)")
+    PROMTOOL is None,
+    reason="promtool is not installed: `scripts/host-deps.sh test` installs Debian's prometheus (CI does)")
 
 # What `labhub monitoring-config` is run with for monitoring/compose/prometheus.yml (docs/monitoring.md).
-COMPOSE_ARGS = {"hub_url": "http://hub:8000", "exporter": "hub:9101",
-                "token_file": "/labhub-state/prometheus-token", "rules_dir": "/etc/prometheus/rules"}
+COMPOSE_ARGS = {"hub_url": "http://127.0.0.1:8000", "exporter": "127.0.0.1:9101",
+                "token_file": "/srv/labhub/state/prometheus-token", "rules_dir": "/etc/labhub-monitoring/rules"}
 
 
 def promtool(*args: str, cwd: Path = ROOT) -> str:
@@ -111,6 +112,19 @@ def test_config_scrapes_hub_with_token_and_exporter():
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["am:9093"]
 
 
+def test_compose_mounts_what_the_monitoring_files_expect():
+    """docker-compose.yml's prometheus and grafana find the files where these configurations say."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    prometheus, grafana = compose["prometheus"], compose["grafana"]
+    assert "./monitoring:/etc/labhub-monitoring:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/labhub-monitoring/compose/prometheus.yml" in prometheus["command"]
+    assert any(v.startswith("labhub-state:/srv/labhub/state") for v in prometheus["volumes"])
+    assert str(prometheus.get("user")) in ("0", "0:0"), "the token in the hub's state (0600, root) must be readable"
+    assert "./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana["volumes"]
+    assert "./monitoring/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert "--web.listen-address=127.0.0.1:9090" in prometheus["command"]
+
+
 def dashboard_queries() -> list[tuple[str, str]]:
     panels = json.loads(DASHBOARD.read_text())["panels"]
     return [(p["title"], t["expr"]) for p in panels for t in p.get("targets", [])]
@@ -137,7 +151,7 @@ def test_dashboard_has_the_panels_the_issue_asks_for():
     dashboard = json.loads(DASHBOARD.read_text())
     assert dashboard["uid"] == "labhub-overview"
     provisioning = yaml.safe_load((MONITORING / "grafana" / "provisioning" / "dashboards" / "labhub.yml").read_text())
-    assert provisioning["providers"][0]["options"]["path"].endswith("/labhub")
+    assert provisioning["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
 
 
 def test_dashboard_and_rules_use_only_metrics_that_exist():

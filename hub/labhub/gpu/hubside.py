@@ -10,6 +10,7 @@ from .broker import GpuBroker, use_device_requests
 from .inventory import load_inventory
 from .store import LeaseStore, StorePolicy
 from .quota import QuotaRules
+from ..swarm.nodes import service_states
 
 log = logging.getLogger("labhub.gpu")
 
@@ -37,6 +38,8 @@ def container_states(client) -> dict[str, float | None]:
                 states[name] = _parse_docker_time(finished)
             except Exception:  # removed meanwhile
                 states.pop(name, None)
+    # Swarm mode: a lease's "container" is the server's service (labhub.swarm); none on other engines.
+    states.update(service_states(client.api))
     return states
 
 

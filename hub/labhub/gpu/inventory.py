@@ -108,6 +108,10 @@ def load_inventory(settings: GpuSettings) -> Inventory:
         return Inventory("none", (), "gpu.inventory is none")
     if settings.inventory == "simulated":
         return simulated_inventory(settings.simulated)
+    if settings.inventory == "swarm":
+        from ..swarm.gpus import swarm_inventory
+
+        return swarm_inventory()
     try:
         return nvml_inventory()
     except NvmlUnavailable as e:

@@ -7,6 +7,7 @@ A unit has capacity 1: a whole lease takes all of it, a shared slot 1/users_per_
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -50,12 +51,16 @@ class Demand:
 def place(demand: Demand, units: Sequence[str], load: Mapping[str, float]) -> list[str] | None:
     """The units this demand gets given the current load per unit, or None when it does not fit.
 
-    Whole requests take free units in inventory order. Shared slots pack onto the fullest unit that
-    still has room, so whole GPUs stay free for whole requests.
+    Whole requests take free units in inventory order, all on one machine. Shared slots pack onto the
+    fullest unit that still has room, so whole GPUs stay free for whole requests.
     """
     if demand.mode == "whole":
         free = [u for u in units if load.get(u, 0.0) <= EPS]
-        return free[: demand.count] if len(free) >= demand.count else None
+        for node in dict.fromkeys(node_of(u) for u in free):
+            on_node = [u for u in free if node_of(u) == node]
+            if len(on_node) >= demand.count:
+                return on_node[: demand.count]
+        return None
     room = [u for u in units if load.get(u, 0.0) + demand.per_unit <= 1.0 + EPS]
     if not room:
         return None
@@ -63,8 +68,14 @@ def place(demand: Demand, units: Sequence[str], load: Mapping[str, float]) -> li
     return [next(u for u in room if load.get(u, 0.0) == fullest)]
 
 
+def node_of(unit: str) -> str:
+    """The machine a unit is on: units of a swarm's inventory are named <node>/<uuid>; others are local."""
+    return unit.rpartition("/")[0]
+
+
 def can_ever_fit(demand: Demand, units: Sequence[str]) -> bool:
-    return len(units) >= demand.units_needed
+    per_node = Counter(node_of(u) for u in units)
+    return max(per_node.values(), default=0) >= demand.units_needed
 
 
 @dataclass(frozen=True)

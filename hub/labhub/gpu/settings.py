@@ -26,7 +26,8 @@ class SimulatedGpus(Strict):
 
 class GpuSettings(Strict):
     # auto: NVML when a driver answers, else no GPUs. simulated: `simulated` below. none: no GPUs.
-    inventory: Literal["auto", "nvml", "simulated", "none"] = "auto"
+    # swarm: the generic resources of the swarm's nodes (spawner.kind: swarm, where auto means swarm).
+    inventory: Literal["auto", "nvml", "simulated", "none", "swarm"] = "auto"
     simulated: SimulatedGpus = SimulatedGpus()
     # Docker device requests for leased GPUs. auto: when `docker info` lists an nvidia runtime
     # (never for a simulated inventory, whose UUIDs no driver knows).

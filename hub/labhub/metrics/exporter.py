@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
+
+from ..profiles import load_profiles
+from .cgroups import CgroupReader
+from .containers import ContainerSource
+from .gpu import gpu_source
+from .stops import StopsSource
+from .submissions import submissions_source
+from .volumes import VolumesSource
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +34,7 @@ class Source(Protocol):
 class Exporter:
     def __init__(self, sources: list[Source]):
         self.sources = sources
+        self._last_error: dict[str, str] = {}
 
     @staticmethod
     def _families() -> dict:
@@ -48,9 +58,15 @@ class Exporter:
             try:
                 families = list(source.collect())
                 up = 1
-            except Exception:
-                log.exception("metrics source %s failed", source.name)
+                self._last_error.pop(source.name, None)
+            except Exception as e:
                 families, up = [], 0
+                # A traceback when the failure is new, one line while it goes on (every scrape).
+                if self._last_error.get(source.name) != repr(e):
+                    log.exception("metrics source %s failed", source.name)
+                else:
+                    log.warning("metrics source %s still fails: %s", source.name, e)
+                self._last_error[source.name] = repr(e)
             own["duration"].add_metric([source.name], time.perf_counter() - started)
             own["up"].add_metric([source.name], up)
             yield from families
@@ -67,19 +83,12 @@ class Exporter:
 
 def build_sources(settings, client) -> list[Source]:
     """Every source this lab has, from the validated settings and a Docker client."""
-    from ..profiles import load_profiles
-    from .cgroups import CgroupReader
-    from .containers import ContainerSource
-    from .gpu import gpu_source
-    from .stops import StopsSource
-    from .submissions import submissions_source
-    from .volumes import VolumesSource
-
     metrics = settings.metrics
     profiles = [p.slug for p in load_profiles(settings.profiles_dir).profiles]
     sources: list[Source] = [
         ContainerSource(client, settings.spawner.container_prefix, CgroupReader(settings.path(metrics.cgroup_root))),
-        VolumesSource(client, settings.path(metrics.volumes_path) if metrics.volumes_path else None),
+        VolumesSource(client, settings.path(metrics.volumes_path) if metrics.volumes_path else None,
+                      fallback=settings.state_dir),
         StopsSource(settings.state_dir, profiles),
     ]
     # Features that may not be configured on this lab add their source when they are.

@@ -22,5 +22,6 @@ class MetricsSettings(Strict):
     # Docker stats API is used, at about a second per container.
     cgroup_root: Path = Path("/sys/fs/cgroup")
     # Folder on the filesystem holding the home volumes (its free space is exported).
-    # Default: <Docker's root dir>/volumes, as the engine reports it.
+    # Default: <Docker's root dir>/volumes, as the engine reports it; where that is not visible (the
+    # hub in a container), the state folder, a Docker volume itself there.
     volumes_path: Path | None = None

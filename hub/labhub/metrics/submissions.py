@@ -15,9 +15,10 @@ class SubmissionsSource:
         self.settings = settings
 
     def read(self) -> dict:
-        from ..submissions import stats
+        # The submodule, not the package's stats(): once imported, the submodule shadows that name.
+        from ..submissions.stats import collect
 
-        return stats(self.settings)
+        return collect(self.settings)
 
     @staticmethod
     def _families() -> dict:

@@ -6,23 +6,34 @@ every user's saves fail at once, so its free space is what an alert watches.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily
 
+log = logging.getLogger(__name__)
+
 
 class VolumesSource:
     name = "volumes"
 
-    def __init__(self, client, path: Path | None = None):
+    def __init__(self, client, path: Path | None = None, fallback: Path | None = None):
         self.client = client
         self._path = path
+        # The hub in a container (docker compose) does not see the engine's folders; its state folder,
+        # itself a Docker volume there, lies on the same filesystem.
+        self.fallback = fallback
 
     @property
     def path(self) -> Path:
         if self._path is None:  # asked once: the engine's root folder does not move while it runs
-            self._path = Path(self.client.info()["DockerRootDir"]) / "volumes"
+            volumes = Path(self.client.info()["DockerRootDir"]) / "volumes"
+            if not volumes.is_dir() and self.fallback is not None:
+                log.info("metrics: %s is not visible here; measuring %s instead (metrics.volumes_path)",
+                         volumes, self.fallback)
+                volumes = self.fallback
+            self._path = volumes
         return self._path
 
     def read(self) -> tuple[int, int]:

@@ -35,10 +35,11 @@ def announcement(state_dir: Path):
     return for_user
 
 
-def record_stop(db: SessionsDB, user: str, server: str, profile: str, crashed: bool) -> str:
+def record_stop(db: SessionsDB, user: str, server: str, profile: str, crashed: bool,
+                crash_detail: str = "the server had exited") -> str:
     """Record a stop with the reason given in advance (sessions service, admin), else user/error."""
     expected = db.take_expected(user, server)
-    reason, detail = expected if expected else (("error", "the server had exited") if crashed else ("user", ""))
+    reason, detail = expected if expected else (("error", crash_detail) if crashed else ("user", ""))
     db.add(user, server, profile, reason, detail)
     db.server_gone(user, server)
     return reason

@@ -56,7 +56,10 @@ def points(value: float):
 
 # --- the notebook, executed by nbclient in the student's kernel -----------------------------------
 
-async def run_notebook(nb, connection: dict, deadline: float, startup_timeout: float):
+async def run_notebook(nb, connection: dict, time_limit: float, startup_timeout: float):
+    """Runs the notebook's cells; the time limit counts from when the kernel answers.
+
+    Returns (status, cell errors, message, deadline)."""
     from jupyter_client.asynchronous import AsyncKernelClient
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -82,7 +85,8 @@ async def run_notebook(nb, connection: dict, deadline: float, startup_timeout: f
         try:
             await kc.wait_for_ready(timeout=startup_timeout)
         except RuntimeError:
-            return "error", [], "the notebook's kernel did not start"
+            return "error", [], "the notebook's kernel did not start", time.monotonic()
+        deadline = time.monotonic() + time_limit
         client = ErrorsOnly(nb, allow_errors=True, record_timing=False, iopub_timeout=10)
         client.kc = kc
         cells = []
@@ -91,18 +95,18 @@ async def run_notebook(nb, connection: dict, deadline: float, startup_timeout: f
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 1:
-                return "time_limit", cells, f"the notebook did not finish in time (stopped before cell {index + 1})"
+                return "time_limit", cells, f"the notebook did not finish in time (stopped before cell {index + 1})", deadline
             client.timeout = int(remaining)
             try:
                 await client.async_execute_cell(cell, index)
             except CellTimeoutError:
-                return "time_limit", cells, f"cell {index + 1} was still running at the time limit"
+                return "time_limit", cells, f"cell {index + 1} was still running at the time limit", deadline
             except DeadKernelError:
-                return "kernel_died", cells, f"the kernel died while running cell {index + 1}"
+                return "kernel_died", cells, f"the kernel died while running cell {index + 1}", deadline
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     cells.append({"cell": index + 1, "error": f"{out['ename']}: {out['evalue']}"})
-        return "ok", cells, ""
+        return "ok", cells, "", deadline
     finally:
         kc.stop_channels()
 
@@ -278,7 +282,6 @@ def main(job_path: str) -> int:
 
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
-    deadline = time.monotonic() + job["time_limit"]
     result = {"status": "running", "message": "", "cells": [], "tests": []}
     try:
         tests = collect_tests(job["tests"])
@@ -296,8 +299,8 @@ def main(job_path: str) -> int:
 
     report("running")  # the test list and points, in case the run is cut short
     nb = nbformat.read(job["notebook"], as_version=4)
-    status, cells, message = asyncio.run(
-        run_notebook(nb, job["connection"], deadline, job.get("startup_timeout", 60)))
+    status, cells, message, deadline = asyncio.run(
+        run_notebook(nb, job["connection"], job["time_limit"], job.get("startup_timeout", 60)))
     result["cells"] = cells
     if status == "ok":
         status = run_tests(tests, job["connection"], deadline, job["test_timeout"])

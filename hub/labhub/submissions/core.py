@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from ..profiles import Profile, ProfileSet
 from ..units import format_size
-from .blobs import BlobStore, sha256
+from .blobs import BlobStore
 from .config import SubmissionsSettings
 from .grading import GradingQueue
 from .home import FetchResult, HomeWriter
@@ -114,8 +114,8 @@ class Submissions:
             "past_deadline": now > a["deadline"], "feedback_released": a["feedback_released_at"] is not None,
         }
         kinds = FILE_KINDS if role == "instructor" else ("starter", "visible_tests")
-        view["files"] = [{"kind": f["kind"], "name": f["name"], "size": f["size"], "sha256": f["sha256"]}
-                         for f in self.store.files(a["pk"], kinds)]
+        files = sorted(self.store.files(a["pk"], kinds), key=lambda f: (FILE_KINDS.index(f["kind"]), f["name"]))
+        view["files"] = [{"kind": f["kind"], "name": f["name"], "size": f["size"], "sha256": f["sha256"]} for f in files]
         if role == "instructor":
             view.update(profile=a["profile"], time_limit=a["time_limit"], memory=a["memory"])
         return view
@@ -383,9 +383,6 @@ class Submissions:
 
 
 def parse_submission_id(value: str) -> int:
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise not_found(f"no submission {value!r}")
     return int(value)
-
-
-__all__ = ["Submissions", "parse_submission_id", "sha256"]

@@ -73,8 +73,9 @@ class GradingQueue:
         assignment = self.store.assignment_by_pk(submission["assignment"])
         files = self.store.files(assignment["pk"], ("starter", "visible_tests", "hidden_tests"))
         starter = [(f["name"], self.blobs.path(f["sha256"])) for f in files if f["kind"] == "starter"]
+        # Visible tests first: that is the order students see them in.
         tests = [(f["kind"], self.blobs.path(f["sha256"]), f["kind"] == "hidden_tests")
-                 for f in files if f["kind"] != "starter"]
+                 for kind in ("visible_tests", "hidden_tests") for f in files if f["kind"] == kind]
         g = self.settings
         limits = Limits(cpus=g.cpus, memory=assignment["memory"], time_limit=assignment["time_limit"],
                         test_timeout=g.test_timeout, pids=g.pids_limit, scratch=g.scratch_size,

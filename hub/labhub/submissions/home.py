@@ -78,10 +78,11 @@ class HomeWriter:
                 os.chmod(target, 0o644)
             volume = home_volume_name(self.volume_template, username)
             try:
+                self.client.images.get(image)  # never pulled: only images built here run
                 output = self.client.containers.run(
                     image, ["python", "-c", _COPY, f"{self.home_dir}/{folder}"],
                     name=f"{self.owner}-fetch-{stage.name}",
-                    labels={"labhub.fetch": self.owner, "labhub.user": username},
+                    labels={"labhub.fetch": self.owner, "labhub.fetch.user": username},
                     user="1000:100", network_mode="none", read_only=True, cap_drop=["ALL"],
                     security_opt=["no-new-privileges:true"], mem_limit=256 * 2**20, pids_limit=64,
                     volumes={volume: {"bind": self.home_dir, "mode": "rw"},

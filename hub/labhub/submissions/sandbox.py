@@ -107,6 +107,7 @@ class Sandbox:
         run_dir = self.runs_dir / job.run_id
         containers = []
         try:
+            self.client.images.get(job.image)  # never pulled: only images built here run
             paths = self._prepare(run_dir, job)
             kernel = self._start_kernel(job, paths)
             containers.append(kernel)
@@ -213,7 +214,7 @@ class Sandbox:
     # --- waiting, and the verdict ---
 
     def _wait(self, job: Job, kernel, checker, result_path: Path) -> Result:
-        deadline = time.monotonic() + job.limits.time_limit + STARTUP_GRACE
+        deadline = time.monotonic() + job.limits.time_limit + STARTUP_GRACE + 30
         timed_out = False
         while True:
             checker.reload()

@@ -79,3 +79,9 @@ def test_lab_session_shows_the_sessions_service_warning(image):
     out = docker_run(image, f"printf '%s' '{status}' > /tmp/labhub-session.json; lab-session")
     assert "WARNING: this server stops in about 4 min" in out or "WARNING: this server stops in about 5 min" in out
     assert "(idle)" in out
+
+
+def test_everything_in_home_belongs_to_the_user(image):
+    # A new home volume starts as a copy of the image's home: a root-owned folder there breaks the user.
+    out = docker_run(image, "find /home/jovyan ! -user jovyan -printf '%p\\n' | head -5")
+    assert out.strip() == ""

@@ -1,0 +1,100 @@
+"""The lab-wide GPU inventory of a swarm, and the GPU broker of a swarm-mode hub.
+
+Every node declares its GPUs as generic resources (dockerd --node-generic-resource
+NVIDIA-GPU=GPU-<uuid>, once per GPU). The lab's units are named <node>/<uuid>, so one lease store,
+one queue and one set of quotas cover every node, a lease is always for GPUs of one node
+(labhub.gpu.policy keeps a multi-GPU lease on one machine), and the spawner knows where to place it.
+
+The hub decides which GPU a server gets (its lease), not swarm: the server is placed on the lease's
+node and gets NVIDIA_VISIBLE_DEVICES=<uuid>. A whole-GPU lease also reserves the GPUs as generic
+resources, so swarm's own bookkeeping never places more GPU work on a node than it has GPUs.
+"""
+
+from __future__ import annotations
+
+import docker
+import docker.errors
+
+from ..errors import ConfigError
+from ..gpu.broker import LABEL_GPU, GpuBroker
+from ..gpu.inventory import GpuUnit, Inventory
+from ..gpu.policy import node_of
+from .nodes import GPU_RESOURCE, Node, nodes
+
+LABEL_GPU_NODE = "labhub.gpu.node"
+
+
+def unit_name(node: Node, gpu: str) -> str:
+    return f"{node.hostname}/{gpu}"
+
+
+def device_of(unit: str) -> str:
+    """What NVIDIA_VISIBLE_DEVICES takes on the unit's node: its UUID (or index)."""
+    return unit.rpartition("/")[2]
+
+
+def inventory_of(found: list[Node]) -> Inventory:
+    units = [GpuUnit(f"{n.hostname}:{i}", unit_name(n, gpu), f"{GPU_RESOURCE} {gpu} on {n.hostname}", 0)
+             for n in found for i, gpu in enumerate(n.gpus)]
+    detail = "" if units else f"no swarm node declares {GPU_RESOURCE} generic resources (docs/scale-out.md)"
+    return Inventory("swarm", tuple(units), detail)
+
+
+def swarm_inventory(client: docker.DockerClient | None = None) -> Inventory:
+    """Every node's GPUs (nodes that are down too: their leases stay known)."""
+    client = client or docker.from_env()
+    try:
+        return inventory_of(nodes(client.api))
+    except docker.errors.APIError as e:
+        raise ConfigError(f"gpu.inventory: swarm, but the Docker engine at {client.api.base_url} is not a swarm "
+                          f"manager ({e.explanation}). Point DOCKER_HOST at a manager (docs/scale-out.md).") from None
+    except docker.errors.DockerException as e:
+        raise ConfigError(f"gpu.inventory: swarm, but no Docker engine answers ({e})") from None
+
+
+class SwarmGpuBroker(GpuBroker):
+    """GpuBroker whose units are <node>/<uuid> and whose leases only go to nodes that take servers."""
+
+    def __init__(self, broker: GpuBroker, api):
+        super().__init__(broker.settings, broker.inventory, broker.store, device_requests=False,
+                         poll_s=broker.poll_s)
+        self.api = api
+
+    def refresh(self) -> None:
+        """Read the nodes again: GPUs of nodes that are down, drained or gone are not leased."""
+        found = nodes(self.api)
+        self.inventory = inventory_of(found)
+        usable = {n.hostname for n in found if n.usable}
+        self.store.policy.units = tuple(u for u in self.inventory.uuids if node_of(u) in usable)
+
+    async def acquire(self, **kwargs):
+        import asyncio
+
+        await asyncio.to_thread(self.refresh)
+        return await super().acquire(**kwargs)
+
+    def unavailable_reason(self, profile) -> str | None:
+        reason = super().unavailable_reason(profile)
+        return reason.replace("this server has", "the lab's nodes have") if reason else None
+
+    @staticmethod
+    def node_of(lease) -> str | None:
+        """The hostname of the node a lease's GPUs are on."""
+        return node_of(lease.units[0]) if lease is not None and lease.units else None
+
+    def env(self, lease) -> dict[str, str]:
+        env = super().env(lease)
+        if lease is not None:
+            devices = ",".join(device_of(u) for u in lease.units)
+            env.update(NVIDIA_VISIBLE_DEVICES=devices, LABHUB_GPU_UUIDS=devices, LABHUB_GPU_NODE=self.node_of(lease))
+        return env
+
+    def labels(self, lease) -> dict[str, str]:
+        labels = super().labels(lease)
+        if lease is not None:
+            labels[LABEL_GPU] = ",".join(device_of(u) for u in lease.units)
+            labels[LABEL_GPU_NODE] = self.node_of(lease)
+        return labels
+
+    def host_config(self, lease) -> dict:
+        return {}  # services have no device requests: the node's NVIDIA runtime reads NVIDIA_VISIBLE_DEVICES
