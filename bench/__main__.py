@@ -48,6 +48,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--api-rounds", type=int, help="polling rounds per client, 2 requests each (default 10)")
     p.add_argument("--api-think", type=float, default=0.5, help="seconds between a client's rounds (default 0.5)")
     p.add_argument("--idle-wait", type=float, help="seconds a server idles before its memory is read (default 20)")
+    p.add_argument("--budget-min", type=float, default=30,
+                   help="minutes the whole run should take; burst sizes that would not fit are left out (0: no limit)")
     p.add_argument("--keep-workdir", action="store_true", help="keep the hubs' logs and state after the run")
     args = p.parse_args(argv)
     quick = args.quick
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     run_started = time.monotonic()
     ctx = Context(args)
+    # After the bursts: the hubs' shutdown, and the other parts' benchmarks (about 2 min each).
+    ctx.reserve_s = 60 + 120 * sum((HERE / f"{n}.py").exists() for n in EXTRAS if n in args.selected)
     rows: list[report.Row] = []
     failed = []
     try:

@@ -23,6 +23,10 @@ def user_names(n: int) -> list[str]:
 class Context:
     def __init__(self, args: argparse.Namespace):
         self.args = args
+        # The whole run should end within args.budget_min (0: no limit); burst sizes that would not fit
+        # are left out, and say so. `reserve_s` is kept for what comes after the bursts.
+        self.deadline = time.monotonic() + args.budget_min * 60 if args.budget_min else None
+        self.reserve_s = 60.0
         self.workdir = Path(tempfile.mkdtemp(prefix="lhbench-"))
         self._sides: list[Side] = []
         self.users: list[str] = []
@@ -46,6 +50,12 @@ class Context:
                 side.create_users(self.users)
             self.snapshot(f"{len(self.users)} users, no servers")
         return self._sides
+
+    def time_left(self) -> float:
+        """Seconds left for benchmark work within the budget (infinite without one)."""
+        if self.deadline is None:
+            return float("inf")
+        return self.deadline - time.monotonic() - self.reserve_s
 
     def signup(self, names: list[str]) -> None:
         """Give `names` passwords to log in with, where the authenticator keeps them (labhub)."""

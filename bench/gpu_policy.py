@@ -1,18 +1,20 @@
 """GPU sharing policies replayed on a lab week: `python -m bench.gpu_policy [--seed N] [--out PATH]`.
 
-A seeded trace of one week on a 4-GPU server (a class of 40 with two lab sessions and evening
-homework, 8 researchers with long training runs; sessions alternate GPU-busy, thinking and away
-periods, and some tabs are left open) is replayed against labhub's real allocator (LeaseStore on a
-simulated clock) under three policies:
+A seeded trace of one week on a 4-GPU server (a class of 24 on shared quarter-GPU slots with two lab
+sessions and evening homework, 6 researchers with long training runs on whole GPUs; sessions
+alternate GPU-busy, thinking and away periods, and some tabs are left open) is replayed against
+labhub's real allocator (LeaseStore on a simulated clock) under three policies:
 
   no_limits   a GPU is held until its user closes the session; others wait in a FIFO queue
   colab_like  fixed limits: 12 h per session, stopped after 90 min without the user; no queue,
               a refused user retries every 15 min
-  labhub      fair-share queue, the GPU taken back after 90 min of GPU idle, 12 h per session,
-              weekly GPU-hours (students 15, researchers 40)
+  labhub      fair-share queue, the GPU taken back after 30 min of GPU idle (the sessions service,
+              with a GPU profile's idle time set to 30 min), 12 h per session, weekly GPU-hours
+              (students 10, researchers 40)
 
 Everyone gives up after waiting 60 min in all. Writes bench/results/gpu_policy.json: GPU
-utilisation (busy GPU-hours / capacity), median and p90 wait, GPU-hours held idle, work served.
+utilisation (busy GPU-hours / capacity), median and p90 wait (a request given up counts the time it
+waited), GPU-hours held idle, and the busy work that never got a GPU.
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ WEEK = 7 * 24 * H
 MONDAY = 1_763_942_400.0  # Mon 24 Nov 2025 00:00 UTC: the week the trace replays
 GIVE_UP_AFTER = 60 * M
 RETRY_EVERY = 15 * M
-IDLE_CUT = 90 * M
+IDLE_CUT = 90 * M  # Colab's reported idle cut
+GPU_IDLE_CUT = 30 * M  # labhub: the GPU profile's idle time
 MAX_AGE = 12 * H
-STUDENT = Demand("shared", users_per_gpu=2)
+STUDENT = Demand("shared", users_per_gpu=4)
 RESEARCHER = Demand("whole", 1)
-QUOTA_HOURS = {"class": 15.0, "research": 40.0}
+QUOTA_HOURS = {"class": 10.0, "research": 40.0}
 
 
 # --- the trace ----------------------------------------------------------------------------------
@@ -68,7 +71,7 @@ def _alternate(rng, total, busy, think, start_busy=False):
     return segs
 
 
-def make_trace(seed: int, students: int = 40, researchers: int = 8) -> list[Session]:
+def make_trace(seed: int, students: int = 24, researchers: int = 6) -> list[Session]:
     rng = random.Random(seed)
     sessions: list[Session] = []
 
@@ -112,6 +115,7 @@ class Policy:
     queue: bool  # wait in the GPU queue (else: refused, retry later)
     fair_share: bool
     idle_kinds: tuple[str, ...] = ()  # segment kinds that count as idle for the idle cut
+    idle_cut: float = IDLE_CUT
     max_age: float | None = None
     quotas: bool = False
 
@@ -119,7 +123,8 @@ class Policy:
 POLICIES = [
     Policy("no_limits", queue=True, fair_share=False),
     Policy("colab_like", queue=False, fair_share=False, idle_kinds=("away",), max_age=MAX_AGE),
-    Policy("labhub", queue=True, fair_share=True, idle_kinds=("think", "away"), max_age=MAX_AGE, quotas=True),
+    Policy("labhub", queue=True, fair_share=True, idle_kinds=("think", "away"), idle_cut=GPU_IDLE_CUT,
+           max_age=MAX_AGE, quotas=True),
 ]
 
 
@@ -146,7 +151,9 @@ class Replay:
         self.events: list = []
         self.seq = itertools.count()
         self.states = [State(s, [[k, d] for k, d in s.segments]) for s in trace]
-        self.waits: list[float] = []
+        self.waits: list[float] = []  # request -> grant
+        self.abandoned_waits: list[float] = []  # request -> giving up
+        self.by_group: dict[str, dict] = {}
         self.busy_gpu_h = self.held_gpu_h = 0.0
         self.busy_demand_h = sum(s.demand.rate * d for s in trace for k, d in s.segments if k == "busy") / H
         self.unserved_busy_h = 0.0
@@ -194,6 +201,9 @@ class Replay:
             self.store.cancel(out.waiter_id)
             if self.now + RETRY_EVERY - st.asked_at > GIVE_UP_AFTER:
                 self.gave_up += 1
+                self.group(st)["gave_up"] += 1
+                self.abandoned_waits.append(self.now - st.asked_at)
+                self.group(st)["waits"].append(self.now - st.asked_at)
                 self.finish_unserved(st)
             else:
                 self.at(self.now + RETRY_EVERY, self.request, st)
@@ -203,11 +213,19 @@ class Replay:
             self.store.cancel(waiter)
             st.waiter = None
             self.gave_up += 1
+            self.group(st)["gave_up"] += 1
+            self.abandoned_waits.append(self.now - st.asked_at)
+            self.group(st)["waits"].append(self.now - st.asked_at)
             self.finish_unserved(st)
             self.serve_queue()
 
+    def group(self, st: State) -> dict:
+        return self.by_group.setdefault(st.session.group, {"waits": [], "gave_up": 0, "unserved_gpu_hours": 0.0})
+
     def finish_unserved(self, st: State) -> None:
-        self.unserved_busy_h += sum(d for k, d in st.segs if k == "busy") * st.session.demand.rate / H
+        lost = sum(d for k, d in st.segs if k == "busy") * st.session.demand.rate / H
+        self.unserved_busy_h += lost
+        self.group(st)["unserved_gpu_hours"] += lost
         st.done, st.asked_at = True, None
 
     def serve_queue(self) -> None:
@@ -220,6 +238,7 @@ class Replay:
 
     def granted(self, st: State, lease: Lease) -> None:
         self.waits.append(self.now - st.asked_at)
+        self.group(st)["waits"].append(self.now - st.asked_at)
         st.lease, st.waiter, st.asked_at = lease, None, None
         st.version += 1
         st.idle_since = None
@@ -239,7 +258,7 @@ class Replay:
         if kind in self.policy.idle_kinds:
             if st.idle_since is None:
                 st.idle_since = self.now
-                self.at(self.now + IDLE_CUT, self.idle_check, st, st.version, st.idle_since)
+                self.at(self.now + self.policy.idle_cut, self.idle_check, st, st.version, st.idle_since)
         else:
             st.idle_since = None
         self.at(self.now + remaining, self.end_segment, st, st.version)
@@ -293,8 +312,8 @@ class Replay:
 
     def report(self) -> dict:
         capacity_h = len(self.units) * WEEK / H
-        waits = sorted(self.waits)
-        waited = [w for w in waits if w > 0]
+        waits = sorted(self.waits + self.abandoned_waits)
+        waited = [w for w in self.waits if w > 0]
         return {
             "gpu_utilisation": round(self.busy_gpu_h / capacity_h, 4),
             "gpu_allocated": round(self.held_gpu_h / capacity_h, 4),
@@ -302,20 +321,25 @@ class Replay:
             "gpu_hours_busy": round(self.busy_gpu_h, 1),
             "median_wait_min": round(statistics.median(waits) / M, 2) if waits else None,
             "p90_wait_min": round(waits[int(0.9 * (len(waits) - 1))] / M, 2) if waits else None,
-            "median_wait_of_those_who_waited_min": round(statistics.median(waited) / M, 2) if waited else 0.0,
+            "median_wait_until_served_if_queued_min": round(statistics.median(waited) / M, 2) if waited else 0.0,
             "requests": self.requests,
-            "grants": len(waits),
+            "grants": len(self.waits),
             "gave_up": self.gave_up,
             "refused_over_quota": self.refused_quota,
             "reclaimed_idle": self.reclaimed_idle,
             "reclaimed_max_age": self.reclaimed_age,
             "busy_work_demanded_gpu_hours": round(self.busy_demand_h, 1),
             "busy_work_unserved_gpu_hours": round(self.unserved_busy_h, 1),
+            "by_group": {name: {
+                "median_wait_min": round(statistics.median(g["waits"]) / M, 2) if g["waits"] else None,
+                "gave_up": g["gave_up"],
+                "busy_work_unserved_gpu_hours": round(g["unserved_gpu_hours"], 1),
+            } for name, g in sorted(self.by_group.items())},
         }
 
 
-def run(seed: int = 7, gpus: int = 4) -> dict:
-    trace = make_trace(seed)
+def run(seed: int = 7, gpus: int = 4, students: int = 24, researchers: int = 6) -> dict:
+    trace = make_trace(seed, students, researchers)
     units = simulated_inventory(SimulatedGpus(count=gpus)).uuids
     results = {}
     started = time.perf_counter()
@@ -326,6 +350,7 @@ def run(seed: int = 7, gpus: int = 4) -> dict:
         "bench": "gpu_policy",
         "seed": seed,
         "gpus": gpus,
+        "population": {"students": students, "researchers": researchers},
         "trace": {
             "users": len({s.user for s in trace}),
             "sessions": len(trace),
@@ -334,8 +359,8 @@ def run(seed: int = 7, gpus: int = 4) -> dict:
                                                  if k == "busy") / H, 1),
         },
         "parameters": {"give_up_after_min": GIVE_UP_AFTER / M, "colab_retry_every_min": RETRY_EVERY / M,
-                       "idle_cut_min": IDLE_CUT / M, "max_age_h": MAX_AGE / H, "weekly_quota_hours": QUOTA_HOURS,
-                       "student_slot": "shared, 2 per GPU", "researcher": "1 whole GPU"},
+                       "colab_idle_cut_min": IDLE_CUT / M, "labhub_gpu_idle_cut_min": GPU_IDLE_CUT / M, "max_age_h": MAX_AGE / H, "weekly_quota_hours": QUOTA_HOURS,
+                       "student_slot": "shared, 4 per GPU", "researcher": "1 whole GPU"},
         "policies": results,
         "runtime_s": round(time.perf_counter() - started, 1),
     }
@@ -345,9 +370,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--gpus", type=int, default=4)
+    parser.add_argument("--students", type=int, default=24)
+    parser.add_argument("--researchers", type=int, default=6)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu_policy.json")
     args = parser.parse_args(argv)
-    result = run(args.seed, args.gpus)
+    result = run(args.seed, args.gpus, args.students, args.researchers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, r in result["policies"].items():

@@ -54,7 +54,8 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
         return get(lab), get(stock)
 
     users_label = f"{len(ctx.users)} users, no servers"
-    burst_label = next((k for k in ctx.snapshots if k.startswith("after a burst")), None)
+    # The largest burst run is the last one taken.
+    burst_label = next((k for k in reversed(ctx.snapshots) if k.startswith("after a burst")), None)
     figures = {
         "idle_server_rss": both(["idle_server", "rss"]),
         "idle_server_working_set": both(["idle_server", "working_set"]),

@@ -89,18 +89,19 @@ def spawn_all(side: Side, names: list[str], timeout: float) -> list[Outcome]:
 def stop_all(side: Side, timeout: float = 300) -> float:
     """Stop every server of the hub through the API, then remove leftover containers; seconds taken."""
     started = time.monotonic()
-    with ThreadPoolExecutor(8) as pool:
-        while time.monotonic() - started < timeout:
-            try:
-                names = list(active_servers(side))
-            except requests.RequestException:
-                time.sleep(2)
-                continue
-            if not names:
-                break
-            # A pending spawn cannot be stopped yet (400); asking again on the next round is enough.
-            list(pool.map(lambda n: _delete(side, n), names))
+    while time.monotonic() - started < timeout:
+        try:
+            names = list(active_servers(side))
+        except requests.RequestException:
             time.sleep(2)
+            continue
+        if not names:
+            break
+        # All at once: a DELETE answers only when its stop is done or after the hub's 10 s "slow stop".
+        # A pending spawn cannot be stopped yet (400); asking again on the next round is enough.
+        with ThreadPoolExecutor(len(names)) as pool:
+            list(pool.map(lambda n: _delete(side, n), names))
+        time.sleep(2)
     side.remove_containers()
     return time.monotonic() - started
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 import docker.errors
 from dockerspawner import DockerSpawner
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.utils import wait_for_http_server
+from jupyterhub.utils import maybe_future, wait_for_http_server
 from tornado import web
 from traitlets import Instance, Int, Unicode, default
 
@@ -289,7 +289,7 @@ class LabSpawner(DockerSpawner):
     async def stop(self, now=False):
         crashed = (await self.poll()) is not None
         # Why it ended must be read before DockerSpawner.stop removes the container.
-        crash_detail = await self._crash_detail() if crashed else ""
+        crash_detail = self._end_detail(await self.get_object()) if crashed else ""
         profile = self.profile.slug if self.profile else ""  # DockerSpawner.stop clears the state
         await super().stop(now=now)
         if self.state_dir:
@@ -297,19 +297,34 @@ class LabSpawner(DockerSpawner):
                                  crash_detail)
             self.log.info("%s stopped (%s)", self._log_name, reason)
 
-    async def _crash_detail(self) -> str:
-        """What the container's end says about a server that stopped by itself (the stop record's detail)."""
+    async def run_post_stop_hook(self):
+        # JupyterHub calls stop() only for a server that still runs. A container that ended by itself
+        # (a crash, out of memory, a start cut short by a hub restart) is recorded and removed here,
+        # so it is neither left behind nor unexplained.
+        await maybe_future(super().run_post_stop_hook())
         try:
             container = await self.get_object()
+            if container is None or container["State"].get("Running"):
+                return
+            detail = self._end_detail(container)
+            self.log.warning("%s ended by itself: %s", self._log_name, detail)
+            if self.state_dir:
+                profile = self.profile.slug if self.profile else container["Config"]["Labels"].get(LABEL_PROFILE, "")
+                record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, True, detail)
+            await self.remove_object()
         except docker.errors.DockerException:
-            container = None
+            self.log.exception("Could not clean up the ended container of %s", self._log_name)
+
+    @staticmethod
+    def _end_detail(container: dict | None) -> str:
+        """What a container's end says about a server that stopped by itself (the stop record's detail)."""
         state = (container or {}).get("State") or {}
         if state.get("OOMKilled"):
-            limit = ((container or {}).get("HostConfig") or {}).get("Memory")
+            limit = (container.get("HostConfig") or {}).get("Memory")
             where = f"the container went over its {format_size(limit)} memory limit" if limit else "the machine ran out"
-            detail = f"out of memory: {where} and the kernel killed a process (exit code {state.get('ExitCode')})"
-            self.log.warning("%s ended %s", self._log_name, detail)
-            return detail
+            return f"out of memory: {where} and the kernel killed a process (exit code {state.get('ExitCode')})"
+        if state.get("Status") == "created":
+            return "the server never started (its start was cut short, e.g. by a hub restart)"
         if state:
             return f"the server had exited (exit code {state.get('ExitCode')})"
         return "the server had exited"

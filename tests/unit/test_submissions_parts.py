@@ -47,6 +47,12 @@ def test_the_service_is_registered_with_least_scopes_and_reachable_from_the_lab(
     assert managed_service(Settings(submissions={"enabled": False})) is None
 
 
+def test_in_swarm_mode_user_containers_call_the_hub_service_by_name():
+    svc = managed_service(Settings(spawner={"kind": "swarm"}))
+    assert svc.environment["LABHUB_SUBMISSIONS_LISTEN_IP"] == "0.0.0.0"
+    assert svc.environment_for_users["LABHUB_SUBMISSIONS_URL"] == "http://hub:10101/services/submissions/"
+
+
 @pytest.mark.parametrize("name", ["hw1.ipynb", "Homework 1 (final).ipynb", "a_b-c.ipynb"])
 def test_plain_notebook_names_pass(name):
     assert check_filename(name, suffix=".ipynb") == name

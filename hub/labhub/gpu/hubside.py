@@ -54,9 +54,24 @@ def _parse_docker_time(value: str) -> float:
     return datetime.fromisoformat(f"{head}.{frac or '0'}+00:00").timestamp()
 
 
+class _ToHubLog(logging.Handler):
+    """Hand labhub.gpu's records to JupyterHub's own log handlers, so they land in the hub's log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger("JupyterHub").handle(record)
+
+
+def _log_into_hub() -> None:
+    if not any(isinstance(h, _ToHubLog) for h in log.handlers):
+        log.addHandler(_ToHubLog())
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def configure_gpu(c, settings: Settings, client) -> GpuBroker:
     """Build the hub's GpuBroker and hand it to LabSpawner; forget the old queue and reclaim leases
     whose container went away while the hub was down."""
+    _log_into_hub()
     inventory = load_inventory(settings.gpu)
     store = open_store(settings, inventory)
     dropped = store.clear_waiters()

@@ -16,10 +16,14 @@ URL_ENV = "LABHUB_SUBMISSIONS_URL"
 FOLDER_ENV = "LABHUB_ASSIGNMENTS_FOLDER"
 
 
-def container_facing_ip(settings) -> str:
-    """The address user containers reach the hub API at (the labhub network's gateway by default)."""
+def container_facing_address(settings) -> tuple[str, str]:
+    """(address the service listens on besides 127.0.0.1, host user containers call it by): where user
+    containers reach the hub API (the labhub network's gateway by default)."""
     if settings.hub.hub_ip:
-        return settings.hub.hub_ip
+        return settings.hub.hub_ip, settings.hub.hub_ip
+    if settings.spawner.kind == "swarm":
+        # The hub is the swarm service "hub" on the overlay network (labhub.swarm.hubside).
+        return "0.0.0.0", "hub"
     import docker
 
     from ..errors import ConfigError
@@ -29,15 +33,16 @@ def container_facing_ip(settings) -> str:
         client = docker.from_env()
     except docker.errors.DockerException as e:
         raise ConfigError(f"submissions: no Docker engine answers ({e})") from None
-    return ensure_network(client, settings.spawner.network, settings.spawner.isolate_containers)
+    gateway = ensure_network(client, settings.spawner.network, settings.spawner.isolate_containers)
+    return gateway, gateway
 
 
 def managed_service(settings) -> ManagedService | None:
     sub = settings.submissions
     if not sub.enabled:
         return None
-    ip = container_facing_ip(settings)
-    url = sub.container_url or f"http://{ip}:{sub.port}/services/{SERVICE_NAME}/"
+    listen_ip, host = container_facing_address(settings)
+    url = sub.container_url or f"http://{host}:{sub.port}/services/{SERVICE_NAME}/"
     return ManagedService(
         name=SERVICE_NAME,
         module="labhub.submissions",
@@ -46,7 +51,7 @@ def managed_service(settings) -> ManagedService | None:
         # Only to read who is in a course-<id> group, for the grades export.
         scopes=["read:groups"],
         oauth_client_allowed_scopes=[],
-        environment={LISTEN_IP_ENV: ip},
+        environment={LISTEN_IP_ENV: listen_ip},
         user_scopes=[f"access:services!service={SERVICE_NAME}"],
         environment_for_users={URL_ENV: url, FOLDER_ENV: sub.home_folder},
     )

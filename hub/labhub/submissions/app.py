@@ -67,7 +67,8 @@ def build(settings: Settings, client: docker.DockerClient | None = None) -> Subm
         return profile.image if profile else None
 
     queue = GradingQueue(store, blobs, sandbox, sub.grading, image_of)
-    home = HomeWriter(folder / "stage", settings.spawner.home_volume, settings.spawner.home_dir, owner, client)
+    home = HomeWriter(folder / "stage", settings.spawner.home_volume, settings.spawner.home_dir, owner, client,
+                      create_missing=settings.spawner.kind == "docker")
     roster = None
     if os.environ.get("JUPYTERHUB_API_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):
         roster = HubRoster(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
@@ -98,13 +99,17 @@ async def main() -> None:
     app = make_app(lab, prefix, hub_prefix, secret)
     # Bodies up to the largest upload any assignment may allow; each assignment checks its own limit.
     server = HTTPServer(app, max_body_size=sub.max_upload + 1024 * 1024)
-    server.listen(sub.port, address="127.0.0.1")
-    extra = os.environ.get(LISTEN_IP_ENV)
-    if extra and extra not in ("127.0.0.1", "localhost"):
+    # 127.0.0.1 for the proxy, and the address user containers reach the hub at for lab-assignments.
+    extra = os.environ.get(LISTEN_IP_ENV, "")
+    addresses = ["0.0.0.0"] if extra == "0.0.0.0" else ["127.0.0.1", *([extra] if extra not in ("", "127.0.0.1") else [])]
+    for address in addresses:
         try:
-            server.listen(sub.port, address=extra)
+            server.listen(sub.port, address=address)
         except OSError as e:
-            log.warning("cannot listen on %s:%d for user containers (%s); set submissions.container_url", extra, sub.port, e)
+            if address == "127.0.0.1":
+                raise
+            log.warning("cannot listen on %s:%d for user containers (%s); set submissions.container_url",
+                        address, sub.port, e)
     log.info("submissions service at %s (port %d)", prefix, sub.port)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -56,7 +56,10 @@ def home_volume_name(template: str, username: str) -> str:
 
 class HomeWriter:
     def __init__(self, stage_dir: Path, volume_template: str, home_dir: str, owner: str,
-                 client: docker.DockerClient | None = None):
+                 client: docker.DockerClient | None = None, create_missing: bool = True):
+        # create_missing: a home volume this engine does not have yet is created (the spawner would
+        # create the same one). Off where homes may live elsewhere (swarm mode).
+        self.create_missing = create_missing
         self.stage_dir = Path(stage_dir)
         self.stage_dir.mkdir(parents=True, exist_ok=True)
         self.volume_template = volume_template
@@ -77,6 +80,12 @@ class HomeWriter:
                 shutil.copyfile(blob, target)
                 os.chmod(target, 0o644)
             volume = home_volume_name(self.volume_template, username)
+            if not self.create_missing:
+                try:
+                    self.client.volumes.get(volume)
+                except docker.errors.NotFound:
+                    raise Problem(409, "your home is not on this server's Docker engine; start your server and "
+                                       "run `lab-assignments fetch` in a terminal there") from None
             try:
                 self.client.images.get(image)  # never pulled: only images built here run
                 output = self.client.containers.run(
