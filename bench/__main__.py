@@ -70,9 +70,9 @@ def run_extra(name: str) -> report.Row | None:
     script = HERE / f"{name}.py"
     if not script.exists():
         return None
-    print(f"== {name} (bench/{name}.py)", flush=True)
+    print(f"== {name} (python -m bench.{name})", flush=True)
     started = time.monotonic()
-    rc = subprocess.call([sys.executable, str(script)], cwd=HERE.parent)
+    rc = subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=HERE.parent)
     took = time.monotonic() - started
     status = f"ok in {took:.0f} s: results/{name}.json" if rc == 0 else f"FAILED (exit {rc}) after {took:.0f} s"
     return report.Row(name, "own benchmark (labhub only)", status, None, "text")

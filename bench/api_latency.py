@@ -30,14 +30,22 @@ def login_all(side: Side, names: list[str]) -> dict:
     def one(name: str) -> float | None:
         s = requests.Session()
         try:
-            s.get(f"{side.url}/hub/login", timeout=60)
-            barrier.wait(timeout=120)
-            started = time.perf_counter()
+            page_ok = s.get(f"{side.url}/hub/login", timeout=60).status_code == 200
+        except requests.RequestException:
+            page_ok = False
+        try:
+            barrier.wait(timeout=120)  # even after a failure, so the others are not held up
+        except threading.BrokenBarrierError:
+            return None
+        if not page_ok:
+            return None
+        started = time.perf_counter()
+        try:
             r = s.post(f"{side.url}/hub/login", allow_redirects=False, timeout=120,
                        data={"username": name, "password": side.password, "_xsrf": s.cookies.get("_xsrf")})
-            took = time.perf_counter() - started
-        except (requests.RequestException, threading.BrokenBarrierError):
+        except requests.RequestException:
             return None
+        took = time.perf_counter() - started
         return took if r.status_code == 302 else None
 
     started = time.perf_counter()

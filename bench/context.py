@@ -29,6 +29,7 @@ class Context:
         self.reserve_s = 60.0
         self.workdir = Path(tempfile.mkdtemp(prefix="lhbench-"))
         self._sides: list[Side] = []
+        self._start_error: Exception | None = None
         self.users: list[str] = []
         self.signed_up: set[str] = set()
         # label -> side -> process_tree_rss + running servers, taken at moments worth comparing.
@@ -39,10 +40,16 @@ class Context:
         self.burst_containers: dict[str, list[dict]] = {}
 
     def hubs(self) -> list[Side]:
+        if self._start_error is not None:
+            raise RuntimeError(f"the hubs failed to start earlier: {self._start_error}")
         if not self._sides:
-            for side in (LabhubSide(self.workdir / "labhub"), StockSide(self.workdir / "stock")):
-                self._sides.append(side)  # before start, so close() cleans up after a failed start
-                side.start()
+            try:
+                for side in (LabhubSide(self.workdir / "labhub"), StockSide(self.workdir / "stock")):
+                    self._sides.append(side)  # before start, so close() cleans up after a failed start
+                    side.start()
+            except Exception as e:
+                self._start_error = e
+                raise
             time.sleep(5)  # let start-up work (services, first polls) settle before measuring
             self.snapshot("hub started, no users")
             self.users = user_names(self.args.users)

@@ -18,9 +18,9 @@ from .stats import rate, ratio, summary
 NAME = "spawn_latency"
 
 
-def idle_memory(ctx: Context, user: str) -> None:
+def idle_memory(ctx: Context, user: str, sides: list | None = None) -> None:
     """Memory of each side's (already running, idle) server container, into ctx.idle_server."""
-    for side in ctx.hubs():
+    for side in sides or ctx.hubs():
         found = containers_memory([c for c in side.containers() if c.name.endswith(f"-{user}")])
         ctx.idle_server[side.label] = {**found[0], "idle_s": ctx.args.idle_wait} if found else None
 

@@ -282,6 +282,9 @@ class LabSpawner(DockerSpawner):
             "pids_limit": spawner.pids_limit,
             # No swap beyond the memory limit: an out-of-memory user is stopped, the host is not slowed.
             "memswap_limit": spawner.mem_limit,
+            # A container that ends by itself is kept until the hub has read why (out of memory, exit
+            # code) and removed then (run_post_stop_hook); Docker's auto-remove would lose the cause.
+            "auto_remove": False,
             # Leased GPUs by UUID, where an NVIDIA runtime can hand them over.
             **(spawner.gpu.host_config(spawner.gpu_lease) if spawner.gpu is not None else {}),
         }
@@ -314,6 +317,16 @@ class LabSpawner(DockerSpawner):
             await self.remove_object()
         except docker.errors.DockerException:
             self.log.exception("Could not clean up the ended container of %s", self._log_name)
+
+    async def get_url(self):
+        # A hub restarted in the middle of a start has no address for that server in its database yet;
+        # JupyterHub asks the spawner, and the container knows it. Without this the hub waits for the
+        # server at a made-up port until http_timeout and then stops it.
+        try:
+            ip, port = await self.get_ip_and_port()
+        except (docker.errors.DockerException, RuntimeError, KeyError):
+            return await super().get_url()
+        return f"{self.server.proto}://{ip}:{port}{self.server.base_url}"
 
     @staticmethod
     def _end_detail(container: dict | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -279,6 +280,13 @@ def test_admin_page_and_api_revoke_and_quota_are_for_admins_only(hub, admin):
     page = admin.session.get(f"{hub.url}/services/gpu/", timeout=60)  # hub OAuth, as in a browser
     assert page.status_code == 200 and "Sim A100 80GB" in page.text and "vic" in page.text
     assert wes.session.get(f"{hub.url}/services/gpu/", timeout=60).status_code == 403
+    # The page's quota form (cookie + XSRF, as a browser posts it).
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    r = admin.session.post(f"{hub.url}/services/gpu/", timeout=60, data={
+        "_xsrf": xsrf, "action": "quota", "kind": "group", "name": "lab-b", "hours": "3"})
+    assert r.status_code == 200 and "quota of group lab-b: 3 GPU-hours a week" in r.text
+    assert admin.session.post(f"{hub.url}/services/gpu/", timeout=60, data={
+        "action": "quota", "kind": "group", "name": "lab-b", "hours": "4"}).status_code == 403  # no XSRF token
 
     r = gpu_api(admin, "PUT", "quotas/user/vic", json={"hours": 7.5})
     assert r.status_code == 200 and r.json()["hours"] == 7.5

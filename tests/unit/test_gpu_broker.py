@@ -55,6 +55,14 @@ async def test_a_cancelled_spawn_leaves_the_queue(tmp_path):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert b.store.queue() == []
+    # Cancelled while its request is still being written: nothing is left behind either.
+    for user in ("cal", "dan"):
+        task = asyncio.create_task(acquire(b, user))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert b.store.queue() == [] and [lease.user for lease in b.store.leases()] == ["ann"]
 
 
 async def test_the_queue_timeout_gives_a_clear_503(tmp_path):
@@ -95,7 +103,7 @@ async def test_env_labels_and_device_requests_of_a_shared_lease(tmp_path):
 def test_unavailable_reasons_point_to_the_cpu_runtime(tmp_path):
     none = GpuBroker(GpuSettings(inventory="none"), Inventory("none", (), "gpu.inventory is none"),
                      LeaseStore(tmp_path, StorePolicy(())), device_requests=False)
-    assert none.unavailable_reason(WHOLE) == "Not available: this server has no GPUs (gpu.inventory is none). Use the CPU runtime."
+    assert none.unavailable_reason(WHOLE) == "Not available: this server has no GPUs. Use the CPU runtime."
     assert "needs 2 whole GPUs, this server has 1 GPU unit." in broker(tmp_path / "one").unavailable_reason(TWO)
     assert broker(tmp_path / "two", count=2).unavailable_reason(TWO) is None
 

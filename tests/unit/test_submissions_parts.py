@@ -9,7 +9,8 @@ from traitlets.config import Config
 from labhub.errors import ConfigError
 from labhub.services import register_services
 from labhub.settings import Settings, load_settings
-from labhub.submissions import managed_service, stats
+from labhub.submissions import managed_service
+from labhub.submissions.stats import collect as stats
 from labhub.submissions.home import home_volume_name
 from labhub.submissions.inputs import check_filename, parse_time
 from labhub.submissions.locations import db_url

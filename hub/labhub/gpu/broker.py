@@ -67,9 +67,8 @@ class GpuBroker:
 
     def unavailable_reason(self, profile) -> str | None:
         units = self.inventory.uuids
-        if not units:
-            why = f" ({self.inventory.detail})" if self.inventory.detail else ""
-            return f"Not available: this server has no GPUs{why}. Use the CPU runtime."
+        if not units:  # the admin finds why in the hub's log and `labhub gpu leases`
+            return "Not available: this server has no GPUs. Use the CPU runtime."
         demand = Demand.of(profile.gpu)
         if not can_ever_fit(demand, units):
             return (f"Not available: it needs {demand.describe()}, this server has {len(units)} GPU unit"
@@ -103,17 +102,23 @@ class GpuBroker:
         return profile.gpu.memory_limit or unit_memory // profile.gpu.users_per_gpu
 
     async def acquire(self, *, user: str, server: str, groups, profile, container: str, wait: GpuWait) -> Lease:
-        """A lease for this server, after waiting in the GPU queue if every unit is taken."""
+        """A lease for this server, after waiting in the GPU queue if every unit is taken.
+
+        A spawn cancelled at any point (also while its request is being written) leaves no place
+        in the queue and no lease behind.
+        """
         demand = Demand.of(profile.gpu)
         smallest = min(u.memory for u in self.inventory.units)
-        outcome = await asyncio.to_thread(
+        request = asyncio.ensure_future(asyncio.to_thread(
             self.store.request, user, server, profile.slug, demand, container=container, groups=sorted(groups),
-            profile_hours=profile.weekly_gpu_hours, memory_limit=self.memory_limit(profile, smallest))
-        if isinstance(outcome, Refused):
-            raise web.HTTPError(429 if outcome.quota else 503, outcome.message)
+            profile_hours=profile.weekly_gpu_hours, memory_limit=self.memory_limit(profile, smallest)))
+        outcome = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.queue_timeout
         try:
+            outcome = await asyncio.shield(request)
+            if isinstance(outcome, Refused):
+                raise web.HTTPError(429 if outcome.quota else 503, outcome.message)
             while isinstance(outcome, Queued):
                 wait.position, wait.waiting = outcome.position, outcome.waiting
                 if loop.time() > deadline:
@@ -122,19 +127,30 @@ class GpuBroker:
                         "Please try again later, or use the CPU runtime.")
                 await self._changed_or_timeout()
                 waiter_id = outcome.waiter_id
-                outcome = await asyncio.to_thread(self.store.status, waiter_id)
-                if outcome is None:
+                status = await asyncio.to_thread(self.store.status, waiter_id)
+                if status is None:
                     raise web.HTTPError(503, "Your place in the GPU queue was dropped (the hub restarted or an "
                                              "admin cleared the queue). Please start your server again.")
+                outcome = status
         except BaseException:
-            if isinstance(outcome, Queued):
-                await asyncio.shield(asyncio.to_thread(self.store.cancel, outcome.waiter_id))
+            if outcome is None:
+                try:
+                    outcome = await request  # the write may still land: wait for it, then undo it
+                except Exception:
+                    outcome = None
+            await asyncio.shield(asyncio.to_thread(self._undo, outcome))
             raise
         finally:
             wait.done.set()
         log.info("%s/%s holds GPU lease %d on %s after %.0f s in the queue", user, server or "(default)",
                  outcome.id, ",".join(outcome.units), outcome.waited_s)
         return outcome
+
+    def _undo(self, outcome) -> None:
+        if isinstance(outcome, Queued):
+            self.store.cancel(outcome.waiter_id)
+        elif isinstance(outcome, Lease):
+            self.store.release(outcome.id, reason="spawn cancelled")
 
     def activate(self, lease: Lease) -> None:
         self.store.activate(lease.id)

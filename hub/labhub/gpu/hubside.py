@@ -82,8 +82,8 @@ def configure_gpu(c, settings: Settings, client) -> GpuBroker:
     if dropped:
         log.warning("%d spawns waiting for a GPU were dropped by the restart", dropped)
     broker = GpuBroker(settings.gpu, inventory, store, use_device_requests(settings.gpu, inventory, client))
-    log.info("GPU inventory: %s, %d unit(s); device requests: %s", inventory.source, len(inventory.units),
-             "on" if broker.device_requests else "off")
+    log.info("GPU inventory: %s, %d unit(s)%s; device requests: %s", inventory.source, len(inventory.units),
+             f" ({inventory.detail})" if inventory.detail else "", "on" if broker.device_requests else "off")
     c.LabSpawner.gpu = broker
     c.LabSpawner.gpu_queue_timeout = settings.gpu.queue_timeout
     return broker

@@ -70,6 +70,10 @@ class QuotaRefusal:
     message: str
 
 
+def _hours(value: float, limit: float) -> str:
+    return f"{value:.4f}" if 0 < limit < 0.1 else f"{value:.2f}"  # tiny quotas (tests, trials) need the digits
+
+
 def check_quota(user: str, groups: Iterable[str], profile_hours: float | None, records: list[UsageRecord],
                 overrides: Mapping[tuple[str, str], float], rules: QuotaRules, now: float) -> QuotaRefusal | None:
     """A refusal when the user (or one of their groups) has used its weekly GPU-hours, else None.
@@ -85,7 +89,7 @@ def check_quota(user: str, groups: Iterable[str], profile_hours: float | None, r
         if used >= limit - 1e-9:
             return QuotaRefusal(
                 f"user {user}", used, limit, resets,
-                f"Your weekly GPU quota is used up: you have used {used:.2f} of your {limit:g} GPU-hours this week. "
+                f"Your weekly GPU quota is used up: you have used {_hours(used, limit)} of your {limit:g} GPU-hours this week. "
                 f"It resets on {when}. The CPU runtime is still open to you.",
             )
     for group in sorted(set(groups)):
@@ -96,7 +100,7 @@ def check_quota(user: str, groups: Iterable[str], profile_hours: float | None, r
         if used >= limit - 1e-9:
             return QuotaRefusal(
                 f"group {group}", used, limit, resets,
-                f"Your group {group!r} has used its weekly GPU quota: {used:.2f} of {limit:g} GPU-hours this week. "
+                f"Your group {group!r} has used its weekly GPU quota: {_hours(used, limit)} of {limit:g} GPU-hours this week. "
                 f"It resets on {when}. The CPU runtime is still open to you.",
             )
     return None

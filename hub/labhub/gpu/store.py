@@ -403,12 +403,12 @@ class LeaseStore:
         for unit in units:
             db.execute("INSERT INTO lease_units (unit, lease_id, share) VALUES (?, ?, ?)",
                        (unit, cur.lastrowid, demand.per_unit))
-        log.info("GPU lease %d: %s/%s gets %s (%s)", cur.lastrowid, row["user"], row["server"], ", ".join(units),
-                 demand.describe())
+        log.info("GPU lease %d: %s%s gets %s (%s)", cur.lastrowid, row["user"],
+                 f"/{row['server']}" if row["server"] else "", ", ".join(units), demand.describe())
 
     def _release(self, db, lease: Lease, ended_at: float, reason: str) -> None:
         usage_id = db.execute("SELECT usage_id FROM leases WHERE id = ?", (lease.id,)).fetchone()["usage_id"]
         db.execute("UPDATE usage SET end = ? WHERE id = ? AND end IS NULL", (max(ended_at, lease.granted_at), usage_id))
         db.execute("DELETE FROM leases WHERE id = ?", (lease.id,))
-        log.info("GPU lease %d of %s/%s released (%s): %s", lease.id, lease.user, lease.server, reason,
-                 ", ".join(lease.units))
+        log.info("GPU lease %d of %s%s released (%s): %s", lease.id, lease.user,
+                 f"/{lease.server}" if lease.server else "", reason, ", ".join(lease.units))

@@ -56,9 +56,3 @@ def managed_service(settings) -> ManagedService | None:
         environment_for_users={URL_ENV: url, FOLDER_ENV: sub.home_folder},
     )
 
-
-def stats(settings) -> dict:
-    """Counts for monitoring (see labhub.submissions.stats)."""
-    from .stats import collect
-
-    return collect(settings)

@@ -6,8 +6,8 @@ one queue and one set of quotas cover every node, a lease is always for GPUs of 
 (labhub.gpu.policy keeps a multi-GPU lease on one machine), and the spawner knows where to place it.
 
 The hub decides which GPU a server gets (its lease), not swarm: the server is placed on the lease's
-node and gets NVIDIA_VISIBLE_DEVICES=<uuid>. A whole-GPU lease also reserves the GPUs as generic
-resources, so swarm's own bookkeeping never places more GPU work on a node than it has GPUs.
+node and gets NVIDIA_VISIBLE_DEVICES=<uuid>. Services do not reserve the generic resources: Docker's
+constraint enforcer would reject such tasks on every update of their node (docs/scale-out.md).
 """
 
 from __future__ import annotations

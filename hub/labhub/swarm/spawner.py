@@ -15,9 +15,12 @@ from pathlib import Path
 import docker.errors
 from docker.types import DriverConfig, Mount, Resources, RestartPolicy
 from dockerspawner import SwarmSpawner
+from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets import Dict, Int, List, Unicode
 
+from ..sessions.hubside import record_stop
+from ..sessions.records import SessionsDB
 from ..spawner import LABEL_USER, LabSpawner
 from .gpus import SwarmGpuBroker
 from .nodes import Node, home_node, latest_task, live_task, node, nodes, set_home_node
@@ -50,6 +53,7 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
 
     _task: dict | None = None
     _task_node: Node | None = None
+    _last_end: str | None = None
 
     def _call(self, fn, *args):
         """A blocking swarm query (labhub.swarm.nodes) in dockerspawner's thread pool."""
@@ -128,12 +132,11 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
             self.log.info("%s: created the shared home folder %s", self._log_name, folder)
 
     def _resources(self) -> Resources:
-        generic = None
-        if self.gpu_lease is not None and self.gpu_lease.mode == "whole":
-            # Swarm's own accounting of the node's GPUs; which GPU is the lease's (NVIDIA_VISIBLE_DEVICES).
-            generic = {"NVIDIA-GPU": len(self.gpu_lease.units)}
+        # No generic-resource reservation for GPUs: swarmkit's constraint enforcer rejects a running task
+        # that holds named generic resources whenever its node is updated (a label, a drain...), see
+        # docs/scale-out.md. The hub's lease store is the one GPU allocator; placement pins the node.
         resources = Resources(cpu_limit=int(self.cpu_limit * 1e9) if self.cpu_limit else None,
-                              mem_limit=self.mem_limit or None, generic_resources=generic)
+                              mem_limit=self.mem_limit or None)
         resources.setdefault("Limits", {})["Pids"] = self.pids_limit  # engine API 1.41+, not in docker-py's type
         return resources
 
@@ -221,17 +224,35 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
 
     async def poll(self):
         try:
-            return await self._end_reason()
+            self._last_end = await self._end_reason()
         except docker.errors.APIError as e:
             # A manager that does not answer is no proof that the server is gone.
             self.log.warning("%s: swarm manager did not answer the poll (%s)", self._log_name, e)
             return None
+        return self._last_end
 
-    async def _crash_detail(self) -> str:
+    def _end_detail(self, obj) -> str:
+        """The stop record's detail for a server that ended by itself: what the last poll found."""
+        return self._last_end or "the server had exited"
+
+    async def run_post_stop_hook(self):
+        # JupyterHub calls stop() only for a server that still runs. A service whose task ended by
+        # itself (its node died, the process exited) is recorded and removed here instead.
+        await maybe_future(super(LabSpawner, self).run_post_stop_hook())
         try:
-            return await self._end_reason() or "the server had exited"
-        except docker.errors.APIError:
-            return "the server had exited"
+            service = await self.get_object()
+            if service is None:
+                return
+            reason = await self._end_reason()
+            if reason is None:
+                return
+            self.log.warning("%s ended by itself: %s", self._log_name, reason)
+            if self.state_dir:
+                profile = (service["Spec"].get("Labels") or {}).get("labhub.profile", "")
+                record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, True, reason)
+            await self.remove_object()
+        except docker.errors.DockerException:
+            self.log.exception("Could not clean up the ended service of %s", self._log_name)
 
     def clear_state(self):
         super().clear_state()

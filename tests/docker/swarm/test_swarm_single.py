@@ -96,17 +96,24 @@ def test_gpu_leases_are_the_nodes_generic_resources_and_queue_lab_wide(hub, admi
     g2.spawn("gpu-whole")
     leases = {lease.user: lease for lease in hub.leases()}
     assert {u for name in ("gina", "gus") for u in leases[name].units} == units  # one GPU each, none twice
+    m1 = manager.nodes.get("lhswarm-m1")
     for name in ("gina", "gus"):
         service = service_of(manager, hub, name)
         task = service.attrs["Spec"]["TaskTemplate"]
-        # Swarm's accounting holds the GPU; the lease says which one the server sees.
-        assert task["Resources"]["Reservations"]["GenericResources"] == [
-            {"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 1}}]
+        # Placed on the lease's node; the lease (not swarm) says which GPU the server sees.
+        assert f"node.id == {m1.id}" in task["Placement"]["Constraints"]
+        assert not (task["Resources"].get("Reservations") or {}).get("GenericResources")
         uuid = leases[name].units[0].rpartition("/")[2]
         env = env_of(service)
         assert env["NVIDIA_VISIBLE_DEVICES"] == uuid and env["LABHUB_GPU_NODE"] == "lhswarm-m1"
         assert service.attrs["Spec"]["Labels"]["labhub.gpu"] == uuid
         assert node_of(manager, service) == "lhswarm-m1"
+    # An update of the node (an admin's label) leaves GPU servers running (no generic-resource
+    # reservations, which swarm's constraint enforcer would reject here).
+    spec = m1.attrs["Spec"]
+    m1.update({**spec, "Labels": {**(spec.get("Labels") or {}), "lhswarm.touched": "1"}})
+    assert g1.lab("GET", "/api/status").status_code == 200
+    running_task(service_of(manager, hub, "gina"))
     # Both GPUs are taken: the third waits in the lab's GPU queue, then gets the first one freed.
     r = g3.start_server("gpu-whole")
     assert r.status_code in (201, 202), r.text
@@ -128,9 +135,7 @@ def test_shared_gpu_slots_pack_onto_one_gpu_without_a_reservation(hub, admin, ma
     s2.spawn("gpu-shared")
     leases = {lease.user: lease for lease in hub.leases()}
     assert leases["sam"].units == leases["sue"].units and leases["sam"].mode == "shared"
-    # Two users on one GPU: swarm cannot split a generic resource, so the hub alone books the slots.
-    task = service_of(manager, hub, "sue").attrs["Spec"]["TaskTemplate"]
-    assert not (task["Resources"].get("Reservations") or {}).get("GenericResources")
+    assert env_of(service_of(manager, hub, "sue"))["NVIDIA_VISIBLE_DEVICES"] == leases["sam"].units[0].rpartition("/")[2]
     s1.stop_server()
     s2.stop_server()
     assert hub.leases() == []
