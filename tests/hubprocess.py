@@ -55,11 +55,12 @@ class Hub:
             "spawner": {"network": f"{self.name}-net", "container_prefix": self.prefix,
                         "home_volume": f"{self.name}-home-{{username}}", "profiles_dir": "profiles",
                         "start_timeout": 300, "http_timeout": 240},
-            # Every service of a test hub gets its own port, so test hubs can run side by side.
-            "sessions": {"port": free_port()},
-            "metrics": {"port": free_port()},
-            "submissions": {"port": free_port()},
         }
+        # Every service of a test hub gets its own ports, so test hubs can run side by side.
+        for section, model in Settings.model_fields.items():
+            ports = [name for name in getattr(model.annotation, "model_fields", {}) if name.endswith("port")]
+            if section != "hub" and ports:
+                base.setdefault(section, {}).update({name: free_port() for name in ports})
         for section, values in self.settings.items():
             base.setdefault(section, {}).update(values)
         self.settings = base
