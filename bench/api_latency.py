@@ -3,8 +3,8 @@
 Phase 1 (login): every simulated user loads the login page and posts its password at the same time
 (labhub: NativeAuthenticator checks a bcrypt hash; stock: DummyAuthenticator checks nothing).
 Phase 2 (polling): every user polls GET /hub/api/user and GET /hub/api/users/<name> with its own
-token, `rounds` times with `think` seconds between rounds; a bounded number of requests, only to the
-hub on 127.0.0.1.
+token, `rounds` times with `think` seconds between rounds; a bounded number of requests (and time),
+only to the hubs on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from .context import Context
-from .report import Row
+from .report import Row, fmt
 from .sides import Side
 from .stats import percentile, rate, ratio, summary
 
@@ -66,6 +66,16 @@ def tokens_for(side: Side, names: list[str]) -> dict[str, str]:
     return tokens
 
 
+def merge_polls(parts: list[dict]) -> dict:
+    """One poll result out of several runs of poll_all."""
+    times = [t for part in parts for t in part["times"]]
+    wall = sum(part["wall_s"] for part in parts)
+    errors = sum(part["errors"] for part in parts)
+    return {"clients": parts[0]["clients"], "runs": len(parts), "requests": len(times) + errors, "errors": errors,
+            "latency_s": {**summary(times), "p99": percentile(times, 99)},
+            "throughput_rps": len(times) / wall if wall else None, "wall_s": wall}
+
+
 def poll_all(side: Side, tokens: dict[str, str], rounds: int, think_s: float, deadline_s: float) -> dict:
     """Every user polls its own model (two requests per round) at once; latency of each request."""
     barrier = threading.Barrier(len(tokens))
@@ -98,11 +108,8 @@ def poll_all(side: Side, tokens: dict[str, str], rounds: int, think_s: float, de
     with ThreadPoolExecutor(len(tokens)) as pool:
         results = list(pool.map(one, tokens.items()))
     wall = time.perf_counter() - started
-    times = [t for ts, _ in results for t in ts]
-    errors = sum(e for _, e in results)
-    return {"clients": len(tokens), "requests": len(times) + errors, "errors": errors,
-            "latency_s": {**summary(times), "p99": percentile(times, 99)},
-            "throughput_rps": len(times) / wall if wall else None, "wall_s": wall}
+    return {"clients": len(tokens), "times": [t for ts, _ in results for t in ts],
+            "errors": sum(e for _, e in results), "wall_s": wall}
 
 
 def run(ctx: Context) -> tuple[dict, list[Row]]:
@@ -113,10 +120,22 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
     result: dict = {}
     for side in sides:
         login = login_all(side, names)
-        poll = poll_all(side, tokens_for(side, names), args.api_rounds, args.api_think, deadline_s=300)
-        result[side.label] = {"login": login, "poll": poll}
-        print(f"  {side.label}: login p50 {login['latency_s']['p50']}, poll p50 {poll['latency_s']['p50']} "
-              f"p95 {poll['latency_s']['p95']} ({poll['requests']} requests, {poll['errors']} errors)", flush=True)
+        result[side.label] = {"login": login}
+        print(f"  {side.label}: {login['succeeded']}/{len(names)} logged in, "
+              f"p50 {fmt(login['latency_s']['p50'], 's')}, p95 {fmt(login['latency_s']['p95'], 's')}", flush=True)
+    tokens = {side.label: tokens_for(side, names) for side in sides}
+    # Polling in two halves, labhub, stock, labhub, stock: load from elsewhere that comes and goes
+    # during the run then falls on both sides more alike.
+    halves = [args.api_rounds - args.api_rounds // 2, args.api_rounds // 2]
+    polls: dict[str, list[dict]] = {side.label: [] for side in sides}
+    for rounds in filter(None, halves):
+        for side in sides:
+            polls[side.label].append(poll_all(side, tokens[side.label], rounds, args.api_think, deadline_s=150))
+    for side in sides:
+        poll = merge_polls(polls[side.label])
+        result[side.label]["poll"] = poll
+        print(f"  {side.label}: poll p50 {fmt(poll['latency_s']['p50'], 'ms')}, p95 {fmt(poll['latency_s']['p95'], 'ms')} "
+              f"({poll['requests']} requests, {poll['errors']} errors)", flush=True)
     ctx.snapshot(f"{len(names)} users logged in, after API load")
     lab, stock = result["labhub"], result["stock"]
     result["ratio"] = {

@@ -13,7 +13,7 @@ from collections import Counter
 
 from .context import Context
 from .probes import containers_memory
-from .report import Row
+from .report import Row, fmt
 from .spawning import spawn_all, stop_all
 from .stats import rate, ratio, summary
 
@@ -56,7 +56,7 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
             entry["cleanup_s"] = stop_all(side)
             result[side.label][str(size)] = entry
             p = entry["seconds_to_ready"]
-            print(f"  {side.label} burst {size}: {len(ok)}/{size} ready, p50 {p['p50']}, p95 {p['p95']} "
+            print(f"  {side.label} burst {size}: {len(ok)}/{size} ready, p50 {fmt(p['p50'], 's')}, p95 {fmt(p['p95'], 's')} "
                   f"(wall {wall:.0f} s, clean-up {entry['cleanup_s']:.0f} s) {entry['errors'] or ''}", flush=True)
             time.sleep(SETTLE_S)
         last = (size, time.monotonic() - size_started)

@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import docker.errors
 import requests
 
 from .sides import Side
@@ -87,8 +88,17 @@ def spawn_all(side: Side, names: list[str], timeout: float) -> list[Outcome]:
 
 
 def stop_all(side: Side, timeout: float = 300) -> float:
-    """Stop every server of the hub through the API, then remove leftover containers; seconds taken."""
+    """Stop every server of the hub, and remove leftover containers; seconds taken.
+
+    The containers are stopped from outside first, all at once: DockerSpawner runs every Docker call of
+    a hub on one thread, so a hub stopping 60 servers itself takes minutes. Its own stop then finds
+    the container gone, which DockerSpawner handles as a normal stop.
+    """
     started = time.monotonic()
+    running = side.containers()
+    if running:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(_stop_container, running))
     while time.monotonic() - started < timeout:
         try:
             names = list(active_servers(side))
@@ -101,9 +111,16 @@ def stop_all(side: Side, timeout: float = 300) -> float:
         # A pending spawn cannot be stopped yet (400); asking again on the next round is enough.
         with ThreadPoolExecutor(len(names)) as pool:
             list(pool.map(lambda n: _delete(side, n), names))
-        time.sleep(2)
+        time.sleep(1)
     side.remove_containers()
     return time.monotonic() - started
+
+
+def _stop_container(container) -> None:
+    try:
+        container.stop(timeout=10)
+    except docker.errors.APIError:
+        pass  # gone already (auto-removed)
 
 
 def _delete(side: Side, name: str) -> None:

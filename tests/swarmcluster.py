@@ -13,7 +13,6 @@ import os
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +82,7 @@ class SwarmCluster:
     shared_dir: Path | None = None  # mounted into every node at SHARED_IN_NODES
     host: docker.DockerClient = field(default_factory=docker.from_env)
     nodes: dict[str, Node] = field(default_factory=dict)
+    seeded: bool = False
 
     @property
     def network(self) -> str:
@@ -111,6 +111,8 @@ class SwarmCluster:
         flags = [f"--node-generic-resource=NVIDIA-GPU={uuid}" for uuid in gpus]
         # User servers on one node cannot reach each other (what spawner.isolate_containers does on one host).
         flags.append("--icc=false")
+        if self.seeded:
+            self._copy_image_store(name)
         mounts = ["-v", f"{name}-docker:/var/lib/docker"]
         if self.shared_dir is not None:
             mounts += ["-v", f"{self.shared_dir}:{SHARED_IN_NODES}"]
@@ -182,21 +184,31 @@ class SwarmCluster:
 
     # --- images ----------------------------------------------------------------------------------
 
-    def load_images(self, nodes: list[Node], images: list[str]) -> None:
-        """`docker save` on the host once, `docker load` into every node at the same time (no registry)."""
+    @property
+    def seed(self) -> str:
+        return f"{self.prefix}-seed"
+
+    def seed_images(self, images: list[str]) -> None:
+        """Load the images once into a seed engine (no registry here: `docker save | docker load`) and
+        stop it; every node added after this starts with a copy of its image store (seconds, where a
+        `docker load` per node takes a minute on a small machine)."""
+        seed = self.add_node("seed")
+        self.nodes.pop("seed")
         with tempfile.TemporaryDirectory(prefix=f"{self.prefix}-images-") as tmp:
             archive = Path(tmp) / "images.tar"
             with open(archive, "wb") as out:
                 subprocess.run(["docker", "save", *images], stdout=out, check=True, env=_host_env())
+            with open(archive, "rb") as tar:
+                seed.client().images.load(tar)
+        self.host.containers.get(seed.name).stop(timeout=30)
+        self.seeded = True
 
-            def load(node: Node) -> None:
-                missing = [i for i in images if not _have(node.client(), i)]
-                if missing:
-                    with open(archive, "rb") as tar:
-                        node.client().images.load(tar)
-
-            with ThreadPoolExecutor(len(nodes)) as pool:
-                list(pool.map(load, nodes))
+    def _copy_image_store(self, name: str) -> None:
+        # Only the image store: no engine or swarm identity. SYS_ADMIN keeps overlay's trusted.* xattrs.
+        subprocess.run(["docker", "run", "--rm", "--entrypoint", "cp", "--cap-add=SYS_ADMIN",
+                        "-v", f"{self.seed}-docker:/from:ro", "-v", f"{name}-docker:/to",
+                        "--label", f"labhub.test={self.prefix}", DIND_IMAGE, "-a", "/from/image", "/from/overlay2", "/to/"],
+                       check=True, env=_host_env())
 
     # --- the end ---------------------------------------------------------------------------------
 

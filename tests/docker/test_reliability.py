@@ -33,6 +33,8 @@ PROFILES = [
     {"slug": "tiny", "display_name": "Tiny memory", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "256M"},
 ]
 
+pytestmark = pytest.mark.slow  # restarts and recoveries: minutes in all
+
 docker_client = docker.from_env()
 
 
@@ -244,39 +246,51 @@ def test_hub_killed_while_servers_run_finds_them_again(hub, admin, witness):
     alice.stop_server()
 
 
-def test_hub_killed_during_a_spawn_leaves_no_orphan_and_the_user_can_start(hub, admin, witness):
-    carol = new_user(hub, admin, "carol")
+@pytest.mark.parametrize("came_up", [True, False], ids=["container-running", "container-never-ran"])
+def test_hub_killed_during_a_spawn_leaves_no_orphan_and_the_user_can_start(hub, admin, witness, came_up):
+    name = "carol" if came_up else "cora"
+    user = new_user(hub, admin, name)
 
     def start():
         try:
-            carol.start_server("small")
+            user.start_server("small")
         except requests.RequestException:
             pass  # the hub died under the request
 
+    def container_running():
+        found = containers_of(hub, name)
+        return found if found and found[0].status == "running" else None
+
     thread = threading.Thread(target=start)
     thread.start()
-    wait_for("carol's container being created", lambda: containers_of(hub, "carol"), 120, interval=0.05)
+    # Killed while the start is under way: the container runs, its server does not answer yet.
+    (container,) = wait_for(f"{name}'s container starting", container_running, 120, interval=0.05)
     kill_hub_process(hub)
     thread.join(60)
+    if not came_up:
+        container.kill()  # as if its start had failed while the hub was down
     hub.start()
 
-    # After the restart the interrupted server is either adopted (running and ready) or cleaned up.
     def settled():
-        server = carol.server()
-        if server is None:
-            return "gone"
-        return "ready" if server["ready"] else None
-    outcome = wait_for("carol's interrupted server settling", settled, 180, interval=1)
-    if outcome == "ready":
-        assert len(containers_of(hub, "carol")) == 1
-        wait_for("carol's server answering", lambda: carol.lab("GET", "/api/status").status_code == 200, 60)
-        carol.stop_server()
-    assert not containers_of(hub, "carol"), "an orphaned container of the interrupted spawn was left"
-    carol.spawn("small")
-    assert len(containers_of(hub, "carol")) == 1
-    put_file(carol, "ok.txt", "saved")
-    carol.stop_server()
-    assert not containers_of(hub, "carol")
+        server = user.server()
+        return "gone" if server is None else ("ready" if server["ready"] else None)
+    outcome = wait_for(f"{name}'s interrupted server settling", settled, 180, interval=1)
+    if came_up:
+        # Adopted: the same container, at its real address, behind the proxy.
+        assert outcome == "ready" and [c.id for c in containers_of(hub, name)] == [container.id]
+        wait_for(f"{name}'s server answering", lambda: user.lab("GET", "/api/status").status_code == 200, 60)
+        user.stop_server()
+    else:
+        # Cleaned up: recorded as an error stop, and no container is left behind.
+        assert outcome == "gone"
+        wait_for("the ended container being removed", lambda: not containers_of(hub, name), 60)
+        assert [s["reason"] for s in stops_of(admin, name)] == ["error"]
+    assert not containers_of(hub, name), "an orphaned container of the interrupted spawn was left"
+    user.spawn("small")
+    assert len(containers_of(hub, name)) == 1
+    put_file(user, "ok.txt", "saved")
+    user.stop_server()
+    assert not containers_of(hub, name)
     assert_unharmed(witness)
     assert_one_of_each_helper(hub)
 

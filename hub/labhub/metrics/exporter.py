@@ -85,8 +85,11 @@ def build_sources(settings, client) -> list[Source]:
     """Every source this lab has, from the validated settings and a Docker client."""
     metrics = settings.metrics
     profiles = [p.slug for p in load_profiles(settings.profiles_dir).profiles]
+    # In swarm mode the containers run on many nodes: labhub.swarm.node_metrics exports each node's.
+    containers = [] if settings.spawner.kind == "swarm" else [
+        ContainerSource(client, settings.spawner.container_prefix, CgroupReader(settings.path(metrics.cgroup_root)))]
     sources: list[Source] = [
-        ContainerSource(client, settings.spawner.container_prefix, CgroupReader(settings.path(metrics.cgroup_root))),
+        *containers,
         VolumesSource(client, settings.path(metrics.volumes_path) if metrics.volumes_path else None,
                       fallback=settings.state_dir),
         StopsSource(settings.state_dir, profiles),

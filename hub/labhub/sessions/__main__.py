@@ -25,14 +25,19 @@ def _gpu_utilisation():
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s sessions] %(message)s")
     settings = load_settings()
-    service = SessionsService(
+    service_class, extra = SessionsService, {"gpu_utilisation": _gpu_utilisation()}
+    if settings.spawner.kind == "swarm":  # servers are swarm services on many nodes
+        from ..swarm.sessions import SwarmSessionsService
+
+        service_class, extra = SwarmSessionsService, {"reach": settings.spawner.swarm.reach}
+    service = service_class(
         settings.sessions,
         load_profiles(settings.profiles_dir),
         SessionsDB(settings.state_dir),
         hub_api=os.environ["JUPYTERHUB_API_URL"],
         token=os.environ["JUPYTERHUB_API_TOKEN"],
         network=settings.spawner.network,
-        gpu_utilisation=_gpu_utilisation(),
+        **extra,
     )
     app = make_app(service, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/sessions/"), secrets.token_bytes(32))
     app.listen(settings.sessions.port, address="127.0.0.1")

@@ -129,6 +129,22 @@ def latest_task(api, service: str) -> dict | None:
     return max(tasks, key=lambda t: t.get("CreatedAt", "")) if tasks else None
 
 
+def task_address(api, task: dict, reach: str, network: str, port: int) -> tuple[str, int] | None:
+    """Where a running task's server answers: its address on the overlay network (reach: overlay),
+    or its node's address and the port it publishes there (reach: published)."""
+    if reach == "overlay":
+        for attachment in task.get("NetworksAttachments") or []:
+            if attachment["Network"]["Spec"]["Name"] == network and attachment.get("Addresses"):
+                return attachment["Addresses"][0].split("/")[0], port
+        return None
+    ports = ((task.get("Status") or {}).get("PortStatus") or {}).get("Ports") or []
+    published = next((p["PublishedPort"] for p in ports if p.get("TargetPort") == port), None)
+    where = node(api, task["NodeID"]) if task.get("NodeID") else None
+    if published is None or where is None or not where.addr:
+        return None
+    return where.addr, published
+
+
 def service_states(api, label: str = "labhub.user") -> dict[str, float | None]:
     """labhub services by name: None while their task runs (or is about to) on a node that is up,
     else when they stopped. A task on a node that went down counts as stopped: the node's containers

@@ -23,7 +23,7 @@ from ..sessions.hubside import record_stop
 from ..sessions.records import SessionsDB
 from ..spawner import LABEL_USER, LabSpawner
 from .gpus import SwarmGpuBroker
-from .nodes import Node, home_node, latest_task, live_task, node, nodes, set_home_node
+from .nodes import Node, home_node, latest_task, live_task, node, nodes, set_home_node, task_address
 
 # Task states after which a task never runs again.
 ENDED_TASK_STATES = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
@@ -153,6 +153,17 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
         self.extra_create_kwargs = {"labels": labels}
         return await super().create_object()
 
+    async def get_command(self):
+        # DockerSpawner reads the image's command on the engine it talks to: a manager that holds no
+        # user images (they live on the nodes) falls back to the command of labhub's images.
+        if not self.cmd:
+            try:
+                return await super().get_command()
+            except docker.errors.ImageNotFound:
+                self.log.info("%s: image %s is not on the manager; using its usual command", self._log_name,
+                              self.image)
+        return [*(self.cmd or ["jupyterhub-singleuser"]), *self.get_args()]
+
     async def start_object(self):
         """Wait for the task to run; a task that cannot start fails the spawn with the node's reason."""
         retries = self.reject_retries
@@ -188,39 +199,33 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
 
     async def get_ip_and_port(self):
         task = self._task or await self._call(live_task, self.service_name)
-        if task is None:
-            raise RuntimeError(f"Service {self.service_name} has no running task")
-        if self.reach == "overlay":
-            for attachment in task.get("NetworksAttachments") or []:
-                if attachment["Network"]["Spec"]["Name"] == self.network_name and attachment.get("Addresses"):
-                    return attachment["Addresses"][0].split("/")[0], self.port
-            raise RuntimeError(f"Service {self.service_name} is not on the network {self.network_name}")
-        ports = ((task["Status"].get("PortStatus") or {}).get("Ports")) or []
-        published = next((p["PublishedPort"] for p in ports if p.get("TargetPort") == self.port), None)
-        where = self._task_node or await self._call(node, task["NodeID"])
-        if published is None or where is None or not where.addr:
-            raise RuntimeError(f"Service {self.service_name}: no published port {self.port} on its node")
-        return where.addr, published
+        found = await self._call(task_address, task, self.reach, self.network_name, self.port) if task else None
+        if found is None:
+            where = "on the network " + self.network_name if self.reach == "overlay" else "published on its node"
+            raise RuntimeError(f"Service {self.service_name}: no running task with port {self.port} {where}")
+        return found
 
     # --- is it still there? ----------------------------------------------------------------------
 
     async def _end_reason(self) -> str | None:
-        """None while the server's task runs on a node that is up; else why it ended."""
+        """None while the server's task runs (or starts) on a node that is up; else why it ended."""
         if await self.get_object() is None:
             return "its service is gone"
-        task = await self._call(live_task, self.service_name)
+        live = await self._call(live_task, self.service_name)
+        task = live or await self._call(latest_task, self.service_name)
         if task is None:
-            ended = await self._call(latest_task, self.service_name)
-            status = (ended or {}).get("Status") or {}
-            code = (status.get("ContainerStatus") or {}).get("ExitCode")
-            where = await self._node_name((ended or {}).get("NodeID"))
-            detail = status.get("Err") or status.get("Message") or status.get("State") or "ended"
-            return f"the server's task ended on node {where} ({detail}" + (f", exit code {code})" if code else ")")
-        if task.get("NodeID"):
-            where = await self._call(node, task["NodeID"])
-            if where is None or where.state != "ready":
-                return f"its node {where.hostname if where else task['NodeID']} is {where.state if where else 'gone'}"
-        return None
+            return "its service has no task"
+        where = await self._call(node, task["NodeID"]) if task.get("NodeID") else None
+        if task.get("NodeID") and (where is None or where.state != "ready"):
+            # Swarm gives up the tasks of a node it lost; their containers are out of reach.
+            return f"its node {where.hostname if where else task['NodeID']} is {where.state if where else 'gone'}"
+        if live is not None:
+            return None
+        status = task.get("Status") or {}
+        code = (status.get("ContainerStatus") or {}).get("ExitCode")
+        detail = status.get("Err") or status.get("Message") or status.get("State") or "ended"
+        return (f"the server's task ended on node {where.hostname if where else '(none)'} ({detail}"
+                + (f", exit code {code})" if code else ")"))
 
     async def poll(self):
         try:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.swarmcluster import SwarmCluster, ensure_dind_image
 
-from .lab import GPUS, NOTEBOOK, PREFIX
+from .lab import GPUS, HUB_IMAGE, NOTEBOOK, PREFIX
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,10 @@ def cluster(tmp_path_factory):
     cluster = SwarmCluster(PREFIX, shared_dir=shared)
     cluster.destroy()  # what an interrupted run left behind
     try:
-        manager = cluster.add_node("m1", gpus=GPUS["m1"])
+        # The hub image too, when built (make image-hub): test_swarm_3_stack deploys it.
+        cluster.seed_images([NOTEBOOK, *([HUB_IMAGE] if host.images.list(name=HUB_IMAGE) else [])])
+        cluster.add_node("m1", gpus=GPUS["m1"])
         cluster.init_swarm()
-        cluster.load_images([manager], [NOTEBOOK])
         yield cluster
     finally:
         cluster.destroy()

@@ -15,12 +15,14 @@ from tests.swarmcluster import SwarmCluster
 
 PREFIX = "lhswarm"  # dind nodes lhswarm-m1, lhswarm-w1, ...; hubs lhswarm1, lhswarm2
 NOTEBOOK = "labhub/base-notebook:latest"
+HUB_IMAGE = "labhub/hub:latest"
 # Simulated GPUs: generic resources of the nodes, as an NVIDIA host declares its real GPU UUIDs.
 GPUS = {
     "m1": ("GPU-5a3e0001-0000-4000-8000-000000000001", "GPU-5a3e0001-0000-4000-8000-000000000002"),
     "w1": ("GPU-5a3e0002-0000-4000-8000-000000000001",),
     "w2": ("GPU-5a3e0003-0000-4000-8000-000000000001",),
 }
+IDLE = 20  # seconds of idleness before the `brief` profile's server is stopped
 PROFILES = [
     {"slug": "small", "display_name": "Small", "image": NOTEBOOK, "cpu_limit": 0.5, "mem_limit": "512M",
      "default": True},
@@ -28,6 +30,8 @@ PROFILES = [
      "gpu": {"mode": "whole"}},
     {"slug": "gpu-shared", "display_name": "GPU (shared)", "image": NOTEBOOK, "cpu_limit": 0.5,
      "mem_limit": "512M", "gpu": {"mode": "shared", "users_per_gpu": 2}},
+    {"slug": "brief", "display_name": "Brief", "image": NOTEBOOK, "cpu_limit": 0.5, "mem_limit": "512M",
+     "idle_timeout": IDLE},
 ]
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, free_port, new_user
 
-from .lab import GPUS, container_on_node, keep_log, node_of, running_task, service_of, swarm_hub, wait_for
+from .lab import GPUS, IDLE, container_on_node, keep_log, node_of, running_task, service_of, swarm_hub, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, cluster):
-    hub = swarm_hub(tmp_path_factory.mktemp("lhswarm1"), cluster, "lhswarm1", {"home": "node"})
+    hub = swarm_hub(tmp_path_factory.mktemp("lhswarm1"), cluster, "lhswarm1", {"home": "node"},
+                    sessions={"enabled": True, "interval": 2, "warn_before": 5, "activity_interval": 2,
+                              "port": free_port()})
     hub.start()
     yield hub
     hub.stop()
@@ -139,3 +141,14 @@ def test_shared_gpu_slots_pack_onto_one_gpu_without_a_reservation(hub, admin, ma
     s1.stop_server()
     s2.stop_server()
     assert hub.leases() == []
+
+
+def test_session_limits_stop_an_idle_server_on_its_node(hub, admin, manager):
+    ivy = new_user(hub, admin, "ivy")
+    ivy.spawn("brief")
+    # The sessions service reads the server's kernels at its node's address: an idle one is stopped.
+    wait_for(lambda: ivy.server() is None, IDLE + 90, "idle server stopped by the sessions service")
+    r = admin.session.get(f"{hub.url}/services/sessions/api/stops", headers={"Authorization": f"token {admin.token}"})
+    assert r.status_code == 200, r.text
+    assert [s["reason"] for s in r.json() if s["user"] == "ivy"] == ["idle"]
+    assert not [s for s in manager.services.list() if s.name == "lhswarm1-ivy"]
