@@ -17,7 +17,10 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 
 export IMAGE_PREFIX TAG BASE_IMAGE ROOTFS_IMAGE EXTRA_CA_BUNDLE
+# Decided once, in the top-level make: a sub-make sees the exported BASE_IMAGE as 'environment'.
+ifeq ($(origin BASE_IMAGE_EXPLICIT),undefined)
 export BASE_IMAGE_EXPLICIT := $(if $(filter command line environment,$(origin BASE_IMAGE)),1,0)
+endif
 export LABHUB_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' hub/pyproject.toml)
 
 image = $(IMAGE_PREFIX)/$(1):$(TAG)

@@ -109,8 +109,10 @@ class SwarmCluster:
             self.host.networks.create(self.network, driver="bridge", labels={"labhub.test": self.prefix})
         name = f"{self.prefix}-{short}"
         flags = [f"--node-generic-resource=NVIDIA-GPU={uuid}" for uuid in gpus]
-        # User servers on one node cannot reach each other (what spawner.isolate_containers does on one host).
-        flags.append("--icc=false")
+        # The host set-up of docs/scale-out.md: user servers on one node cannot reach each other (what
+        # spawner.isolate_containers does on one host), and no process gains privileges (services
+        # cannot ask for no-new-privileges themselves).
+        flags += ["--icc=false", "--no-new-privileges"]
         if self.seeded:
             self._copy_image_store(name)
         mounts = ["-v", f"{name}-docker:/var/lib/docker"]

@@ -25,10 +25,6 @@ from ..spawner import LABEL_USER, LabSpawner
 from .gpus import SwarmGpuBroker
 from .nodes import Node, home_node, latest_task, live_task, node, nodes, set_home_node, task_address
 
-# Task states after which a task never runs again.
-ENDED_TASK_STATES = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
-
-
 class NodeUnavailable(web.HTTPError):
     """The node a server must run on (its home, its GPUs) does not take servers now."""
 
@@ -61,7 +57,8 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
 
     @property
     def home_volume(self) -> str:
-        return next(iter(self.volume_binds), "")
+        """The name of the volume mounted at the home folder."""
+        return next((src for src, bind in self.volume_binds.items() if bind["bind"] == self.home_dir), "")
 
     # --- LabSpawner's checks, for services -----------------------------------------------------
 

@@ -66,6 +66,7 @@ def test_server_is_a_hardened_service_with_the_profiles_limits(hub, admin, manag
     assert c.attrs["Config"]["Labels"]["labhub.user"] == "alice"
     assert run(c, "id -u").strip() == "1000"
     assert run(c, "grep CapEff /proc/1/status").split()[1] == "0000000000000000"
+    assert run(c, "grep NoNewPrivs /proc/1/status").split()[1] == "1"  # the node's engine sets it (scale-out.md)
     # The home volume is on this node now, and the node says so (home: node).
     labels = manager.nodes.get(running_task(service)["NodeID"]).attrs["Spec"]["Labels"]
     assert labels.get("labhub.home.lhswarm1-home-alice") == "true"
