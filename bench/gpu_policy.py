@@ -34,7 +34,7 @@ from labhub.gpu.inventory import simulated_inventory
 from labhub.gpu.policy import Demand
 from labhub.gpu.quota import QuotaRules
 from labhub.gpu.settings import SimulatedGpus
-from labhub.gpu.store import Lease, LeaseStore, Queued, Refused, StorePolicy
+from labhub.gpu.store import Lease, LeaseStore, Refused, StorePolicy
 
 H, M = 3600.0, 60.0
 WEEK = 7 * 24 * H

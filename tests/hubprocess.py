@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +117,19 @@ class Hub:
             v.remove(force=True)
         for n in client.networks.list(names=[f"{self.name}-net"]):
             n.remove()
+
+
+@contextmanager
+def running_hub(workdir: Path, **kwargs) -> Iterator[Hub]:
+    """A started test hub on a clean Docker slate (its names only), stopped and cleaned up after."""
+    hub = Hub(workdir, **kwargs)
+    hub.cleanup_docker()
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        hub.cleanup_docker()
 
 
 class Client:

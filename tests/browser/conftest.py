@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, Hub
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, running_hub
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, and quiet: no first-run pages, no background downloads, no GPU on a server.
@@ -45,12 +45,8 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("webhub"), name="lhweb", profiles=BROWSER_PROFILES)
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    with running_hub(tmp_path_factory.mktemp("webhub"), name="lhweb", profiles=BROWSER_PROFILES) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from tests.browser.hubpages import log_in
 from tests.docker.test_submissions import (
     HIDDEN_TESTS, PASSING, SERVICE, STARTER, VISIBLE_TESTS, api, wait_for_gradings, wait_for_service,
 )
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, Hub, new_user
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, new_user, running_hub
 
 PROFILES = [{"slug": "small", "display_name": "Small", "image": "labhub/base-notebook:latest",
              "cpu_limit": 1, "mem_limit": "1G", "default": True}]
@@ -21,15 +21,11 @@ PROFILES = [{"slug": "small", "display_name": "Small", "image": "labhub/base-not
 
 @pytest.fixture(scope="module")
 def sub_hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("subweb"), name="lhsubweb", profiles=PROFILES, settings={
+    with running_hub(tmp_path_factory.mktemp("subweb"), name="lhsubweb", profiles=PROFILES, settings={
         "sessions": {"enabled": False}, "metrics": {"enabled": False},
         "submissions": {"grading": {"memory": "256M", "time_limit": 60}},
-    })
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    }) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, running_hub
 
 IMAGE_PREFIX = "labhub"
 
@@ -19,12 +19,8 @@ TEST_PROFILES = [
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("hub"), name="lhtest", profiles=TEST_PROFILES)
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    with running_hub(tmp_path_factory.mktemp("hub"), name="lhtest", profiles=TEST_PROFILES) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

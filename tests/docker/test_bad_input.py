@@ -11,7 +11,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, new_user
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [
@@ -30,12 +30,8 @@ docker_client = docker.from_env()
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("bad-input"), name="lhsecin", profiles=PROFILES)
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    with running_hub(tmp_path_factory.mktemp("bad-input"), name="lhsecin", profiles=PROFILES) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import requests
 from labhub.gpu.inventory import simulated_inventory
 from labhub.gpu.settings import SimulatedGpus
 from labhub.gpu.usage import gpu_utilisation
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, free_port, new_user
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, free_port, new_user, running_hub
 
 SIM = {"count": 2, "memory": "80G", "name": "Sim A100 80GB"}
 UUIDS = simulated_inventory(SimulatedGpus(count=2, memory=80 * 1024**3, name=SIM["name"])).uuids
@@ -45,24 +45,16 @@ HAS_NVIDIA_RUNTIME = "nvidia" in (docker_client.info().get("Runtimes") or {})
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("gpu"), name="lhgpu", profiles=PROFILES, settings={
+    with running_hub(tmp_path_factory.mktemp("gpu"), name="lhgpu", profiles=PROFILES, settings={
         "gpu": {"inventory": "simulated", "simulated": SIM, "service_port": free_port(), "reconcile_interval": 5,
                 "queue_timeout": 900},
         "sessions": {"enabled": False},
         "metrics": {"enabled": False},
-    })
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    }) as hub:
+        yield hub
     if os.environ.get("LHGPU_KEEP_LOG"):  # pytest rotates tmp folders; keep the hub's log for a post-mortem
         shutil.copy(hub.log_path, os.environ["LHGPU_KEEP_LOG"])
 
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 # --- helpers ------------------------------------------------------------------------------------

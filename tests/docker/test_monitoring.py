@@ -13,7 +13,7 @@ import requests
 
 from labhub.metrics.promconfig import render_for
 from labhub.settings import load_settings
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, free_port, new_user
+from tests.hubprocess import Hub, free_port, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 IDLE = 20
@@ -33,20 +33,12 @@ pytestmark = pytest.mark.skipif(PROMETHEUS is None,
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("monitoring"), name="lhmon", profiles=PROFILES, settings={
+    with running_hub(tmp_path_factory.mktemp("monitoring"), name="lhmon", profiles=PROFILES, settings={
         "sessions": {"interval": 2, "warn_before": 5, "activity_interval": 2},
         "gpu": {"inventory": "simulated", "simulated": {"count": 1}, "service_port": free_port()},
-    })
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    }) as hub:
+        yield hub
 
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 class Prometheus:

@@ -24,7 +24,7 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, new_user
+from tests.hubprocess import Client, Hub, new_user, running_hub
 from tests.kernels import execute, start_kernel, stream_text
 
 IMAGE = "labhub/base-notebook:latest"
@@ -40,20 +40,12 @@ docker_client = docker.from_env()
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("reliability"), name="lhrel", profiles=PROFILES)
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
+    with running_hub(tmp_path_factory.mktemp("reliability"), name="lhrel", profiles=PROFILES) as hub:
+        yield hub
     for pids in hub_processes(hub).values():  # left over only if a test failed half-way
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
-    hub.cleanup_docker()
 
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -422,6 +414,14 @@ def test_fork_bomb_is_held_by_the_pids_limit(hub, admin, witness):
     fred.stop_server()
 
 
+def home_metrics(hub) -> dict[tuple[str, str], float]:
+    """{(metric, user): value} of the exporter's per-home disk metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+    text = requests.get(f"http://127.0.0.1:{hub.settings['metrics']['port']}/metrics", timeout=30).text
+    return {(s.name, s.labels["user"]): s.value for f in text_string_to_metric_families(text)
+            for s in f.samples if s.name.startswith("labhub_home_volume_")}
+
+
 def test_full_home_volume_only_hurts_its_user(hub, admin, witness):
     # labhub puts no size limit on home volumes (they live on the host's disk); an admin bounds them
     # with a volume driver that has one. Here: a 64 MB home, made before the user's first start.
@@ -439,6 +439,11 @@ def test_full_home_volume_only_hurts_its_user(hub, admin, witness):
     assert r.status_code >= 400 and "error while saving file" in r.json()["message"], r.text
     assert hana.lab("GET", "/api/status").status_code == 200
     assert hub_answers(hub)
+    # The hub reports it, by name: the exporter reads the free space of a home that is its own filesystem.
+    homes = home_metrics(hub)
+    assert homes[("labhub_home_volume_avail_bytes", "hana")] < 1024 * 1024
+    assert 60 * 2**20 <= homes[("labhub_home_volume_size_bytes", "hana")] <= 64 * 2**20
+    assert not any(user == witness.name for _, user in homes)  # a plain home: the shared disk's metrics
     assert_unharmed(witness)
     put_file(witness, "after.txt", "others can still write")
     # Freeing space makes saving work again.

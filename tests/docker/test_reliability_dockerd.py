@@ -18,7 +18,7 @@ import requests
 
 from tests.docker.test_reliability import (PROFILES, alive, assert_one_of_each_helper, containers_of, file_text,
                                            hub_answers, hub_processes, put_file, stops_of, wait_for)
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, Hub, new_user
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, new_user, running_hub
 
 ALLOWED = os.environ.get("LABHUB_TEST_DOCKERD_RESTART") == "1" or os.environ.get("CI", "").lower() in ("true", "1")
 DOCKER_PID = Path("/var/run/docker.pid")
@@ -50,15 +50,11 @@ def restart_dockerd() -> None:
 def hub(tmp_path_factory):
     if os.geteuid() != 0 or not (systemd_docker() or DOCKER_PID.exists()):
         pytest.skip("needs root and a dockerd this test can restart (systemd unit or /var/run/docker.pid)")
-    hub = Hub(tmp_path_factory.mktemp("dockerd"), name="lhreld", profiles=PROFILES)
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
+    with running_hub(tmp_path_factory.mktemp("dockerd"), name="lhreld", profiles=PROFILES) as hub:
+        yield hub
     for pids in hub_processes(hub).values():
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
-    hub.cleanup_docker()
 
 
 def test_hub_recovers_from_a_docker_engine_restart(hub):

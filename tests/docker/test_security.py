@@ -12,7 +12,7 @@ import docker
 import pytest
 import requests
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, Hub, new_user
+from tests.hubprocess import USER_PASSWORD, Client, Hub, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [
@@ -27,18 +27,10 @@ docker_client = docker.from_env()
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("security"), name="lhsec", profiles=PROFILES, settings={"auth": {"native": {
-        "open_signup": False, "allowed_failed_logins": 3, "seconds_before_next_try": LOCKOUT_S}}})
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    with running_hub(tmp_path_factory.mktemp("security"), name="lhsec", profiles=PROFILES, settings={"auth": {"native": {
+        "open_signup": False, "allowed_failed_logins": 3, "seconds_before_next_try": LOCKOUT_S}}}) as hub:
+        yield hub
 
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 import docker
 import pytest
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, free_port, new_user
+from tests.hubprocess import free_port, new_user, running_hub
 from tests.kernels import execute, start_kernel
 
 IDLE, AGE, WARN = 25, 45, 15
@@ -25,18 +25,10 @@ docker_client = docker.from_env()
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("sessions"), name="lhsess", profiles=PROFILES,
-              settings={"sessions": {"interval": 2, "warn_before": WARN, "activity_interval": 2, "port": free_port()}})
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    with running_hub(tmp_path_factory.mktemp("sessions"), name="lhsess", profiles=PROFILES,
+                      settings={"sessions": {"interval": 2, "warn_before": WARN, "activity_interval": 2, "port": free_port()}}) as hub:
+        yield hub
 
-
-@pytest.fixture(scope="module")
-def admin(hub):
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 def session_status(hub, user) -> dict | None:

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import requests
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, new_user
+from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user, running_hub
 
 SERVICE = "/services/submissions/"
 NAME = "lhsub"
@@ -126,15 +126,11 @@ def home_file(username: str, path: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("subhub"), name=NAME, profiles=PROFILES, settings={
+    with running_hub(tmp_path_factory.mktemp("subhub"), name=NAME, profiles=PROFILES, settings={
         "sessions": {"enabled": False}, "metrics": {"enabled": False},
         "submissions": {"grading": {"concurrency": 2, "memory": "256M", "time_limit": 60, "test_timeout": 20}},
-    })
-    hub.cleanup_docker()
-    hub.start()
-    yield hub
-    hub.stop()
-    hub.cleanup_docker()
+    }) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

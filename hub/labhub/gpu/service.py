@@ -22,12 +22,13 @@ from urllib.parse import quote
 
 import docker
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..settings import Settings, load_settings
 from ..units import format_size
+from ..webapi import JsonApiHandler
 from .hubside import container_states, open_store
 from .inventory import Inventory, load_inventory
 from .report import overview
@@ -80,14 +81,9 @@ class GpuService:
                 log.exception("reconciling GPU leases failed; trying again next round")
 
 
-class _Base(HubOAuthenticated, web.RequestHandler):
+class _Base(JsonApiHandler):
     def initialize(self, service: GpuService, prefix: str):
         self.service, self.prefix = service, prefix
-
-    def check_xsrf_cookie(self):
-        # Token-authenticated API calls carry no cookie; the page's forms keep tornado's check.
-        if not self.request.headers.get("Authorization"):
-            super().check_xsrf_cookie()
 
     async def prepare(self):
         user = self.current_user
@@ -95,16 +91,6 @@ class _Base(HubOAuthenticated, web.RequestHandler):
             return  # @web.authenticated redirects to the hub's login, or answers 403
         if not await self.service.is_admin(user["name"]):
             raise web.HTTPError(403, "GPU administration is for admins only")
-
-    def write_json(self, data, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
-        self.write_json({"status": status_code, "message": message}, status_code)
 
 
 class PageHandler(_Base):

@@ -91,7 +91,8 @@ def build_sources(settings, client) -> list[Source]:
     sources: list[Source] = [
         *containers,
         VolumesSource(client, settings.path(metrics.volumes_path) if metrics.volumes_path else None,
-                      fallback=settings.state_dir),
+                      fallback=settings.state_dir, prefix=settings.spawner.container_prefix,
+                      home_dir=settings.spawner.home_dir),
         StopsSource(settings.state_dir, profiles),
     ]
     # Features that may not be configured on this lab add their source when they are.

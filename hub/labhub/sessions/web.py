@@ -12,30 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 
+from ..webapi import JsonApiHandler
 from .service import SessionsService
 
 
-class _Base(HubOAuthenticated, web.RequestHandler):
+class _Base(JsonApiHandler):
     def initialize(self, service: SessionsService):
         self.service = service
-
-    def check_xsrf_cookie(self):
-        # Token-authenticated API calls carry no cookie; cookie-authenticated ones keep tornado's check.
-        if not self.request.headers.get("Authorization"):
-            super().check_xsrf_cookie()
-
-    def write_json(self, data, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
-        self.write_json({"status": status_code, "message": message}, status_code)
 
     async def require_admin(self) -> dict:
         user = self.current_user
