@@ -97,7 +97,8 @@ def configure(c, settings: Settings) -> None:
     c.LabSpawner.notebook_dir = sp.home_dir
     c.LabSpawner.volumes = {sp.home_volume: sp.home_dir}
     c.LabSpawner.pids_limit = sp.pids_limit
-    c.LabSpawner.remove = True  # containers are disposable; the home volume is not
+    if not swarm:  # a swarm service's containers go with the service
+        c.LabSpawner.remove = True  # containers are disposable; the home volume is not
     c.LabSpawner.pull_policy = "never"  # only images built here (and named in profiles) run
     c.LabSpawner.start_timeout = sp.start_timeout
     c.LabSpawner.http_timeout = sp.http_timeout

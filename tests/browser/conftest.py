@@ -43,19 +43,21 @@ def pytest_runtest_makereport(item, call):
         item.stash[_call_failed] = report.failed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hub(tmp_path_factory):
     with running_hub(tmp_path_factory.mktemp("webhub"), name="lhweb", profiles=BROWSER_PROFILES) as hub:
         yield hub
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(hub) -> Client:
     """The admin over HTTP, for set-up steps that are not what a test is about."""
     return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread
+# while it is open, and the async tests of the other folders could not start theirs.
+@pytest.fixture(scope="package")
 def browser() -> Browser:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `bash scripts/host-deps.sh test`")

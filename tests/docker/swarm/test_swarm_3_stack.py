@@ -46,10 +46,13 @@ def deployed(cluster, tmp_path_factory):
     hub = SimpleNamespace(url=f"http://{cluster.manager.ip}:8000", prefix="labhub")
 
     def healthy():
+        # Answering, and in the service's DNS (swarm adds a task once its health check passed).
         try:
-            return requests.get(f"{hub.url}/hub/health", timeout=3).status_code == 200
+            answers = requests.get(f"{hub.url}/hub/health", timeout=3).status_code == 200
         except requests.RequestException:
             return False
+        tasks = cluster.manager_client().services.get(f"{STACK}_hub").tasks()
+        return answers and any(t["Status"]["State"] == "running" for t in tasks)
 
     try:
         wait_for(healthy, 180, "the hub of the stack answers", interval=2)
@@ -62,6 +65,9 @@ def deployed(cluster, tmp_path_factory):
         stack(cluster, "rm", STACK)
         for service in manager.services.list(filters={"label": "labhub.user"}):
             if service.name.startswith("labhub-"):
+                if os.environ.get("LHSWARM_KEEP_LOG"):
+                    Path(f"{os.environ['LHSWARM_KEEP_LOG']}.{service.name}.log").write_bytes(
+                        b"".join(service.logs(stdout=True, stderr=True)))
                 service.remove()
 
 
@@ -69,7 +75,12 @@ def test_the_stack_s_hub_starts_servers_on_the_overlay_network(deployed, cluster
     manager = cluster.manager_client()
     admin = Client(deployed, ADMIN, ADMIN_PASSWORD)
     olga = new_user(deployed, admin, "olga")
-    olga.spawn("small")
+    try:
+        olga.spawn("small", timeout=200)  # under the hub's start timeout: the service is still there to read
+    except (TimeoutError, RuntimeError) as e:
+        service = service_of(manager, deployed, "olga")
+        logs = b"".join(service.logs(stdout=True, stderr=True)).decode(errors="replace")[-3000:]
+        raise AssertionError(f"{e}; tasks: {[t['Status'] for t in service.tasks()]}; server log:\n{logs}") from None
     assert olga.lab("GET", "/api/status").status_code == 200
     service = service_of(manager, deployed, "olga")
     assert [n["Target"] for n in service.attrs["Spec"]["TaskTemplate"]["Networks"]] == [manager.networks.get("labhub").id]
