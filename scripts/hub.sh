@@ -9,8 +9,9 @@ cd "$root"
 VENV="${VENV:-$root/.venv}"
 [ -z "${LABHUB_CONFIG:-}" ] && [ -f "$root/labhub.yaml" ] && export LABHUB_CONFIG="$root/labhub.yaml"
 
-# state_dir, url, admin of the current settings (fails with the one-line cause on a bad config)
-eval "$("$VENV/bin/labhub" info --shell)"
+# state_dir, url, admin, container prefix of the current settings (fails with the one-line cause on a bad config)
+settings=$("$VENV/bin/labhub" info --shell) || exit 1
+eval "$settings"
 pidfile="$STATE_DIR/jupyterhub.pid"
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
@@ -57,7 +58,7 @@ stop)
     echo "hub is not running"
   fi
   if [ "${KEEP_SERVERS:-0}" != 1 ]; then
-    mapfile -t ids < <(docker ps -q --filter label=labhub.user)
+    mapfile -t ids < <(docker ps -q --filter label=labhub.user --filter "name=^${CONTAINER_PREFIX}-")
     if [ ${#ids[@]} -gt 0 ]; then
       # A graceful stop: jupyterhub-singleuser shuts the kernels down; files are on the home volumes.
       docker stop -t 30 "${ids[@]}" >/dev/null

@@ -1,7 +1,7 @@
 """`labhub`: admin commands.
 
   labhub check            validate the settings and every profile; print what the lab offers
-  labhub info --shell     STATE_DIR, URL and ADMIN of the current settings, as shell assignments
+  labhub info --shell     STATE_DIR, URL, ADMIN and CONTAINER_PREFIX of the current settings, as shell assignments
   labhub monitoring-config  Prometheus' configuration for this lab (docs/monitoring.md)
 """
 
@@ -37,6 +37,8 @@ def _info(args) -> int:
         "STATE_DIR": str(settings.state_dir),
         "URL": settings.hub.bind_url.rstrip("/"),
         "ADMIN": os.environ.get(ADMIN_USER_ENV) or settings.hub.admin_users[0],
+        # `make down` stops this lab's user containers only (another lab or a test hub may share the engine).
+        "CONTAINER_PREFIX": settings.spawner.container_prefix,
     }
     for key, value in values.items():
         print(f"{key}={shlex.quote(value)}" if args.shell else f"{key.lower()}: {value}")

@@ -31,12 +31,23 @@ def end_with_parent() -> None:
         sys.exit(f"labhub: the hub (pid {hub_pid}) that started this service is gone")
 
 
+def stop_on_interrupt() -> None:
+    """The hub stops a service with SIGINT, and waits 30 s before it tries SIGTERM. A hub started in the
+    background by a script (`make up`) hands its services SIGINT *ignored* (POSIX: a non-interactive
+    shell's `&` jobs ignore it), and Python then installs no handler of its own: restore it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit("usage: python -m labhub.tethered <module> [args]")
     end_with_parent()
+    stop_on_interrupt()
     module, sys.argv = sys.argv[1], sys.argv[1:]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except KeyboardInterrupt:
+        sys.exit(0)  # the hub asked this service to stop: a normal end, not a traceback in the log
 
 
 if __name__ == "__main__":
