@@ -12,11 +12,14 @@ ROOTFS_IMAGE ?= $(IMAGE_PREFIX)/debian-rootfs:bookworm
 # A PEM bundle the image builds must trust (TLS-intercepting proxy). Default: the bundle the host's
 # own tools were pointed at ($$SSL_CERT_FILE, $$REQUESTS_CA_BUNDLE or $$PIP_CERT), if any.
 EXTRA_CA_BUNDLE ?= $(firstword $(SSL_CERT_FILE) $(REQUESTS_CA_BUNDLE) $(PIP_CERT))
+# Extra `docker build` options, e.g. an HTTP proxy the builds must use:
+#   DOCKER_BUILD_ARGS="--build-arg http_proxy=http://proxy:3128 --build-arg https_proxy=http://proxy:3128"
+DOCKER_BUILD_ARGS ?=
 PYTHON ?= python3
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-export IMAGE_PREFIX TAG BASE_IMAGE ROOTFS_IMAGE EXTRA_CA_BUNDLE
+export IMAGE_PREFIX TAG BASE_IMAGE ROOTFS_IMAGE EXTRA_CA_BUNDLE DOCKER_BUILD_ARGS
 # Decided once, in the top-level make: a sub-make sees the exported BASE_IMAGE as 'environment'.
 ifeq ($(origin BASE_IMAGE_EXPLICIT),undefined)
 export BASE_IMAGE_EXPLICIT := $(if $(filter command line environment,$(origin BASE_IMAGE)),1,0)

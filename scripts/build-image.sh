@@ -2,7 +2,8 @@
 # Build one labhub image: build-image.sh <name>   (base-notebook | tensorflow-cpu | tensorflow-cuda | hub | dind)
 # Settings come from the environment (the Makefile exports them):
 #   IMAGE_PREFIX, TAG, BASE_IMAGE, BASE_IMAGE_EXPLICIT (1 when the admin set BASE_IMAGE),
-#   ROOTFS_IMAGE, EXTRA_CA_BUNDLE, LABHUB_VERSION
+#   ROOTFS_IMAGE, EXTRA_CA_BUNDLE, LABHUB_VERSION,
+#   DOCKER_BUILD_ARGS (extra `docker build` options, e.g. an HTTP proxy: --build-arg https_proxy=...)
 set -euo pipefail
 log() { printf '[build %s] %s\n' "$name" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -53,7 +54,8 @@ resolve_base() {
   echo "$ROOTFS_IMAGE"
 }
 
-args=(--build-arg "LABHUB_VERSION=${LABHUB_VERSION:-dev}"
+# --force-rm: a failed build leaves no stopped intermediate container behind.
+args=(--force-rm --build-arg "LABHUB_VERSION=${LABHUB_VERSION:-dev}"
       --build-arg "JUPYTERHUB_VERSION=$(pin jupyterhub)"
       --build-arg "JUPYTERLAB_VERSION=$(pin jupyterlab)"
       --build-arg "TENSORFLOW_VERSION=$(pin tensorflow)")
@@ -64,12 +66,32 @@ case "$name" in
      args+=(--build-arg "PARENT_IMAGE=$parent") ;;
 esac
 
+if [ -n "${DOCKER_BUILD_ARGS:-}" ]; then
+  read -r -a extra <<<"$DOCKER_BUILD_ARGS"
+  args+=("${extra[@]}")
+fi
+
 context="$root/images"
 [ "$name" = hub ] && context="$root"   # the hub image installs the labhub package from hub/
 log "docker build -t $image"
 start=$(date +%s)
-if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$context" >&2; then
-  die "docker build of $image failed (see the step above). A download that fails TLS verification behind a proxy needs EXTRA_CA_BUNDLE=<your CA bundle>; a failed apt/pip download needs network access to the Debian mirror / PyPI."
+build_log="$build_dir/$name.build.log"
+# The first/last line of the build log matching an extended regex, without colour codes and indent.
+plain_log() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^[[:space:]]*//' "$build_log"; }
+first_match() { plain_log | grep -m 1 -E "$1" || true; }
+last_match() { plain_log | grep -E "$1" | tail -n 1 || true; }
+if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$context" 2>&1 | tee "$build_log" >&2; then
+  # Name the cause in the last line, not only somewhere in the scroll-back above it.
+  download='Failed to fetch|Could not connect|Temporary failure resolving|Connection refused|ProxyError|NewConnectionError'
+  if cause=$(first_match CERTIFICATE_VERIFY_FAILED) && [ -n "$cause" ]; then
+    hint="a download failed TLS verification: behind a TLS-intercepting proxy, give its CA bundle with EXTRA_CA_BUNDLE=<path>"
+  elif cause=$(first_match "$download") && [ -n "$cause" ]; then
+    hint="a download failed: the build needs the Debian mirror and PyPI (an HTTP proxy goes in DOCKER_BUILD_ARGS='--build-arg https_proxy=...')"
+  else
+    cause=$(last_match '(^|[[:space:]])E: |ERROR:|No matching distribution|returned a non-zero code')
+    hint="see the build output above"
+  fi
+  die "docker build of $image failed: ${cause:-no error line found} -- $hint (full log: $build_log)"
 fi
 secs=$(( $(date +%s) - start ))
 size=$(docker image inspect -f '{{.Size}}' "$image")
