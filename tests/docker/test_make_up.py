@@ -7,25 +7,24 @@ given, so the first start generates one as on a fresh machine.
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import docker
 import pytest
 import requests
 
+from tests.adminshell import make
 from tests.docker.conftest import TEST_PROFILES
-from tests.hubprocess import ADMIN, ROOT, Client, Hub
+from tests.hubprocess import ADMIN, Client, Hub
 
 pytestmark = pytest.mark.slow
 
 NOTE = "written before make down"
 
 
-def make(target: str, hub: Hub) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in hub.env.items() if k != "LABHUB_ADMIN_PASSWORD"}
-    return subprocess.run(["make", "--no-print-directory", target], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+def make_lab(target: str, hub: Hub) -> subprocess.CompletedProcess:
+    # No LABHUB_ADMIN_PASSWORD: the first start generates one, as on a fresh machine.
+    return make(target, LABHUB_CONFIG=hub.env["LABHUB_CONFIG"])
 
 
 @pytest.fixture
@@ -35,12 +34,12 @@ def lab(tmp_path):
     try:
         yield hub
     finally:
-        make("down", hub)
+        make_lab("down", hub)
         hub.cleanup_docker()
 
 
 def test_make_up_serves_the_lab_and_make_down_keeps_every_file(lab):
-    up = make("up", lab)
+    up = make_lab("up", lab)
     assert up.returncode == 0, up.stdout + up.stderr
     password_file = lab.workdir / "state" / "admin-password"
     assert f"labhub is up: {lab.url}" in up.stdout
@@ -52,10 +51,10 @@ def test_make_up_serves_the_lab_and_make_down_keeps_every_file(lab):
     r = admin.lab("PUT", "/api/contents/note.txt", json={"type": "file", "format": "text", "content": NOTE})
     assert r.status_code in (200, 201), r.text
 
-    again = make("up", lab)
+    again = make_lab("up", lab)
     assert again.returncode == 0 and "labhub is already running" in again.stdout, again.stdout + again.stderr
 
-    down = make("down", lab)
+    down = make_lab("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "hub stopped" in down.stdout and "stopped 1 user server(s); home volumes kept" in down.stdout
     with pytest.raises(requests.ConnectionError):
@@ -65,7 +64,7 @@ def test_make_up_serves_the_lab_and_make_down_keeps_every_file(lab):
     assert engine.volumes.get(f"lhup-home-{ADMIN}")
 
     # The next `make up` finds the same admin (same password) and the file in the home volume.
-    up = make("up", lab)
+    up = make_lab("up", lab)
     assert up.returncode == 0, up.stdout + up.stderr
     admin = Client(lab, ADMIN, password_file.read_text().strip())
     admin.spawn("small")
@@ -76,9 +75,9 @@ def test_make_up_serves_the_lab_and_make_down_keeps_every_file(lab):
 def test_make_down_leaves_other_labs_on_the_engine_alone(lab, hub, admin):
     """Another lab (here the module's test hub) shares the Docker engine: its servers keep running."""
     admin.spawn("small")
-    up = make("up", lab)
+    up = make_lab("up", lab)
     assert up.returncode == 0, up.stdout + up.stderr
-    down = make("down", lab)
+    down = make_lab("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
     assert admin.server()["ready"]
     assert admin.lab("GET", "/api/status").status_code == 200
@@ -88,8 +87,7 @@ def test_make_down_leaves_other_labs_on_the_engine_alone(lab, hub, admin):
 def test_a_broken_settings_file_stops_make_up_with_the_key_named(tmp_path):
     bad = tmp_path / "labhub.yaml"
     bad.write_text("hub:\n  bind_ur: http://127.0.0.1:8999\n")
-    r = subprocess.run(["make", "--no-print-directory", "up"], cwd=ROOT, capture_output=True, text=True,
-                       env={**os.environ, "LABHUB_CONFIG": str(bad)}, timeout=600)
+    r = make("up", LABHUB_CONFIG=str(bad))
     assert r.returncode != 0
     assert "hub.bind_ur: unknown key" in r.stderr, r.stdout + r.stderr
     assert "Traceback" not in r.stderr

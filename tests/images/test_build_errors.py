@@ -5,22 +5,33 @@ Real `make` targets and real `docker build`s, under a tag of their own so no bui
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
-from tests.images.conftest import PREFIX, ROOT, TAG
+from tests.adminshell import make
+from tests.images.conftest import PREFIX, TAG
 
 FAIL_TAG = "lhtest-buildfail"
+FAIL_IMAGE = f"{PREFIX}/base-notebook:{FAIL_TAG}"
+
+
+def have(image: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+
+
+@pytest.fixture(autouse=True)
+def no_image_under_the_test_tag():
+    subprocess.run(["docker", "rmi", "-f", FAIL_IMAGE], capture_output=True)
+    yield
+    built = have(FAIL_IMAGE)
+    subprocess.run(["docker", "rmi", "-f", FAIL_IMAGE], capture_output=True)
+    assert not built, f"{FAIL_IMAGE} was built: the build should have failed"
 
 
 def make_image_base(**env: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(["make", "--no-print-directory", "image-base"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600, env={**os.environ, "TAG": FAIL_TAG, **env})
-    assert result.returncode != 0, "the build should have failed"
-    assert subprocess.run(["docker", "image", "inspect", f"{PREFIX}/base-notebook:{FAIL_TAG}"],
-                          capture_output=True).returncode != 0
+    result = make("image-base", TAG=FAIL_TAG, **env)
+    assert result.returncode != 0, f"the build should have failed:\n{result.stderr[-2000:]}"
     assert "Traceback" not in result.stderr
     return result
 
@@ -54,13 +65,26 @@ def test_a_ca_bundle_that_is_not_one_is_refused_before_building(tmp_path):
     assert "holds no PEM certificate" in last_error(empty)
 
 
-def test_a_failed_download_stops_the_build_naming_the_download(built_base):
+@pytest.fixture
+def throwaway_base(built_base):
+    """A copy of the base with an image id of its own: no cached layer of the lab's images hangs off it,
+    so the build below really downloads, and what it leaves behind is removed without touching the
+    build cache of the real images."""
+    name, label = f"{PREFIX}/buildfail-base:{FAIL_TAG}", "io.labhub.test=buildfail"
+    subprocess.run(["docker", "build", "-q", "--label", label, "-t", name, "-"], input=f"FROM {built_base}\n",
+                   text=True, capture_output=True, check=True)
+    yield name
+    subprocess.run(["docker", "image", "prune", "-f", "--filter", f"label={label}"], capture_output=True)
+    subprocess.run(["docker", "rmi", "-f", name], capture_output=True)
+
+
+def test_a_failed_download_stops_the_build_naming_the_download(throwaway_base):
     # Every download of the build goes to a proxy that refuses connections (the build container's own
     # loopback): what an admin sees when the mirror cannot be reached.
     dead_proxy = "http://127.0.0.1:9"
     result = make_image_base(
-        BASE_IMAGE=built_base,
-        DOCKER_BUILD_ARGS=f"--no-cache --build-arg http_proxy={dead_proxy} --build-arg https_proxy={dead_proxy}")
+        BASE_IMAGE=throwaway_base,
+        DOCKER_BUILD_ARGS=f"--build-arg http_proxy={dead_proxy} --build-arg https_proxy={dead_proxy}")
     line = last_error(result)
     assert f"docker build of {PREFIX}/base-notebook:{FAIL_TAG} failed: " in line
     assert "a download failed: the build needs the Debian mirror and PyPI" in line
