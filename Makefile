@@ -93,11 +93,17 @@ down: ## Stop the hub and the user servers; all user data (home volumes) is kept
 logs: ## Follow the hub's log
 	@tail -n 100 -f state/hub.log
 
+.PHONY: backup
+backup: venv ## Save state, stores and home volumes into a dated snapshot in BACKUP_DIR (lab running or not)
+	@test -n "$(BACKUP_DIR)" || { echo "make backup: give BACKUP_DIR=<folder of the snapshots> (docs/admin.md)" >&2; exit 2; }
+	@if [ -z "$${LABHUB_CONFIG:-}" ] && [ -f labhub.yaml ]; then export LABHUB_CONFIG="$$PWD/labhub.yaml"; fi; \
+	  $(VENV)/bin/labhub backup "$(BACKUP_DIR)"
+
 # ---- tests and benchmarks ----
 .PHONY: test
 test: docker venv ## Run every test (unit, images, docker, browser); CI runs this
 	@scripts/host-deps.sh test
-	@$(MAKE) --no-print-directory images image-hub
+	@$(MAKE) --no-print-directory images image-hub image-dind
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit

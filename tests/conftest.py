@@ -1,13 +1,12 @@
 """Shared fixtures. Tests are marked by folder: tests/unit -> unit, tests/images -> images,
-tests/docker -> docker, tests/browser -> browser (see pytest.ini)."""
+tests/docker and tests/security -> docker, tests/browser -> browser (see pytest.ini)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
-_FOLDER_MARKS = {"unit": "unit", "images": "images", "docker": "docker", "browser": "browser"}
+_FOLDER_MARKS = {"unit": "unit", "images": "images", "docker": "docker", "security": "docker", "browser": "browser"}
 
 
 def pytest_collection_modifyitems(items):

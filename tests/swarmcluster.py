@@ -43,16 +43,12 @@ def _host_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
 
 
-def ensure_dind_image(host: docker.DockerClient) -> None:
-    """Build labhub/dind (Debian's docker.io on the debootstrap base) when it is missing."""
-    try:
-        host.images.get(DIND_IMAGE)
-        return
-    except docker.errors.ImageNotFound:
-        pass
-    env = {"BASE_IMAGE": ROOTFS_IMAGE} if _have(host, ROOTFS_IMAGE) else {}
-    subprocess.run([str(ROOT / "scripts" / "build-image.sh"), "dind"], check=True, cwd=ROOT,
-                   env={**_host_env(), **env})
+def require_images(host: docker.DockerClient, images: dict[str, str]) -> None:
+    """Fail, naming the command that builds them, when images the swarm tests need are missing
+    (`make test` builds them all before pytest starts)."""
+    missing = [f"{image} (`make {target}`)" for image, target in images.items() if not _have(host, image)]
+    if missing:
+        raise RuntimeError(f"not built: {', '.join(missing)}")
 
 
 def _have(host, image: str) -> bool:
@@ -67,6 +63,7 @@ def _have(host, image: str) -> bool:
 class Node:
     name: str  # container name on the host = hostname in the swarm
     ip: str
+    gpus: tuple[str, ...] = ()  # its NVIDIA-GPU generic resources
 
     @property
     def url(self) -> str:
@@ -126,7 +123,7 @@ class SwarmCluster:
                         "--security-opt=seccomp=unconfined", "--security-opt=apparmor=unconfined",
                         "--security-opt=systempaths=unconfined", DIND_IMAGE, *flags],
                        check=True, stdout=subprocess.DEVNULL, env=_host_env())
-        node = Node(name, self._ip(name))
+        node = Node(name, self._ip(name), gpus)
         self.nodes[short] = node
         self._wait_engine(node)
         return node
@@ -158,17 +155,22 @@ class SwarmCluster:
         self.wait_ready([node])
 
     def node_state(self, node: Node) -> str:
+        """'ready' once the node is ready and its description lists its GPUs (that settles a moment
+        after the state turns ready, and the scheduler places GPU services by it)."""
         found = self.manager.client().nodes.list(filters={"name": node.name})
-        return found[0].attrs["Status"]["State"] if found else "gone"
+        if not found:
+            return "gone"
+        state = found[0].attrs["Status"]["State"]
+        resources = ((found[0].attrs.get("Description") or {}).get("Resources") or {}).get("GenericResources") or []
+        declared = {r.get("NamedResourceSpec", {}).get("Value") for r in resources}
+        return "describing" if state == "ready" and not set(node.gpus) <= declared else state
 
-    def wait_ready(self, nodes: list[Node], timeout: float = 60) -> None:
+    def wait_ready(self, nodes: list[Node], timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while any(self.node_state(n) != "ready" for n in nodes):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nodes not ready: {[n.name for n in nodes]}")
+                raise TimeoutError(f"nodes not ready: {[(n.name, self.node_state(n)) for n in nodes]}")
             time.sleep(0.5)
-        # A node's description (resources) settles a moment after it turns ready.
-        time.sleep(2)
 
     def set_availability(self, node: Node, availability: str) -> None:
         found = self.manager.client().nodes.get(node.name)

@@ -4,7 +4,6 @@ follows the Compose Specification used by `docker compose`)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -15,26 +14,24 @@ import requests
 import yaml
 
 from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, free_port
+from tests.utils.prereq import host_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "lhcompose"
 docker_client = docker.from_env()
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose is not installed"),
-]
+pytestmark = pytest.mark.slow
 
 
 def compose(*args: str, env: dict, files: list[Path]) -> subprocess.CompletedProcess:
-    cmd = ["docker-compose", "-p", PROJECT]
+    cmd = [host_tool("docker-compose"), "-p", PROJECT]
     for f in files:
         cmd += ["-f", str(f)]
     return subprocess.run(cmd + list(args), cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
 
 
 def test_compose_file_is_valid_for_compose_v1():
-    result = subprocess.run(["docker-compose", "-f", "docker-compose.yml", "config", "-q"], cwd=ROOT,
+    result = subprocess.run([host_tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

@@ -23,6 +23,7 @@ from labhub.gpu.inventory import simulated_inventory
 from labhub.gpu.settings import SimulatedGpus
 from labhub.gpu.usage import gpu_utilisation
 from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, free_port, new_user, running_hub
+from tests.utils.waiting import wait_for
 
 SIM = {"count": 2, "memory": "80G", "name": "Sim A100 80GB"}
 UUIDS = simulated_inventory(SimulatedGpus(count=2, memory=80 * 1024**3, name=SIM["name"])).uuids
@@ -39,6 +40,8 @@ PROFILES = [
      "gpu": {"mode": "whole", "count": 3}},
 ]
 
+TINY_QUOTA_S = 0.0005 * 3600
+
 docker_client = docker.from_env()
 HAS_NVIDIA_RUNTIME = "nvidia" in (docker_client.info().get("Runtimes") or {})
 
@@ -54,7 +57,6 @@ def hub(tmp_path_factory):
         yield hub
     if os.environ.get("LHGPU_KEEP_LOG"):  # pytest rotates tmp folders; keep the hub's log for a post-mortem
         shutil.copy(hub.log_path, os.environ["LHGPU_KEEP_LOG"])
-
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -82,16 +84,6 @@ def leases(admin) -> dict:
 
 def lease_of(admin, user) -> dict | None:
     return next((lease for lease in leases(admin)["leases"] if lease["user"] == user), None)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 def progress_until(client: Client, words: str, timeout: float = 60) -> str:
@@ -223,7 +215,10 @@ def test_a_lease_survives_a_hub_restart_and_a_crashed_containers_lease_is_reclai
 
 def test_over_quota_user_is_refused_with_hours_used_and_reset_time(hub, admin):
     quinn = new_user(hub, admin, "quinn")
-    quinn.spawn("gpu-tiny-quota")  # 0.0005 GPU-hours = 1.8 s, used up while the server starts
+    quinn.spawn("gpu-tiny-quota")  # 0.0005 GPU-hours = 1.8 s
+    # Held past the quota before the stop, however fast this machine starts a server.
+    wait_for(lambda: (lease_of(admin, "quinn") or {}).get("held_s", 0) > 2 * TINY_QUOTA_S, 60,
+             "quinn's lease held past the tiny quota")
     quinn.stop_server()
     r = quinn.start_server("gpu-tiny-quota")
     assert r.status_code == 429, r.text
@@ -258,9 +253,11 @@ def test_simulated_gpu_utilisation_follows_the_containers_cpu(hub, admin):
     uma = new_user(hub, admin, "uma")
     uma.spawn("gpu-whole")
     c = container_of(hub, "uma")
-    assert gpu_utilisation(c) < 20  # an idle JupyterLab
-    c.exec_run(["python", "-c", "import time\nt = time.time()\nwhile time.time() - t < 60: pass"], detach=True)
-    assert wait_for(lambda: gpu_utilisation(c) > 50, 30, "a busy loop reads as a busy GPU")
+    # A JupyterLab that has settled after its start reads as an idle GPU (each reading spans ~1 s).
+    wait_for(lambda: gpu_utilisation(c) < 20, 120, "an idle JupyterLab reads as an idle GPU")
+    # The loop outlives the wait; the stop below ends it. A loaded machine may take a while to give it a core.
+    c.exec_run(["python", "-c", "import time\nt = time.time()\nwhile time.time() - t < 600: pass"], detach=True)
+    wait_for(lambda: gpu_utilisation(c) > 50, 120, "a busy loop reads as a busy GPU")
     uma.stop_server()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import docker
 import pytest
 
+from tests.utils.prereq import built_image
+
 IMAGE = "labhub/tensorflow-cuda:latest"
 docker_client = docker.from_env()
 HAS_NVIDIA_RUNTIME = "nvidia" in (docker_client.info().get("Runtimes") or {})
@@ -23,10 +25,7 @@ def run_python(code: str, env: dict, **kwargs) -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 def image():
-    try:
-        docker_client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"{IMAGE} is not built (make image-tensorflow-cuda)")
+    built_image(docker_client, IMAGE, "image-tensorflow-cuda")
 
 
 def test_hook_is_loaded_at_interpreter_start_and_idle_without_a_cap():

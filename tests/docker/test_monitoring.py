@@ -4,7 +4,6 @@ Prometheus' HTTP API what it saw. The admin page shows the same figures."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 
@@ -13,7 +12,8 @@ import requests
 
 from labhub.metrics.promconfig import render_for
 from labhub.settings import load_settings
-from tests.hubprocess import Hub, free_port, new_user, running_hub
+from tests.hubprocess import free_port, new_user, running_hub
+from tests.utils.prereq import host_tool
 
 IMAGE = "labhub/base-notebook:latest"
 IDLE = 20
@@ -25,10 +25,6 @@ PROFILES = [
     {"slug": "gpu-shared", "display_name": "GPU (shared)", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "512M",
      "gpu": {"mode": "shared", "users_per_gpu": 2}},
 ]
-PROMETHEUS = shutil.which("prometheus")
-
-pytestmark = pytest.mark.skipif(PROMETHEUS is None,
-                                reason="Debian's prometheus is not installed (scripts/host-deps.sh test)")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +72,7 @@ def prometheus(hub, tmp_path_factory):
     port = free_port()
     log = open(folder / "prometheus.log", "w")
     proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+        [host_tool("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

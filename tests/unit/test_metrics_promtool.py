@@ -9,11 +9,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from labhub.metrics.promconfig import render_for
 from labhub.settings import Settings
+from tests.utils.prereq import host_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
@@ -21,19 +21,13 @@ RULES = sorted((MONITORING / "rules").glob("*.yml"))
 RULE_TESTS = sorted((MONITORING / "tests").glob("*.test.yml"))
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "labhub.json"
 DOCS = (ROOT / "docs" / "monitoring.md").read_text()
-PROMTOOL = shutil.which("promtool")
-
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
-    reason="promtool is not installed: `scripts/host-deps.sh test` installs Debian's prometheus (CI does)")
-
 # What `labhub monitoring-config` is run with for monitoring/compose/prometheus.yml (docs/monitoring.md).
 COMPOSE_ARGS = {"hub_url": "http://127.0.0.1:8000", "exporter": "127.0.0.1:9101",
                 "token_file": "/srv/labhub/state/prometheus-token", "rules_dir": "/etc/labhub-monitoring/rules"}
 
 
 def promtool(*args: str, cwd: Path = ROOT) -> str:
-    result = subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([host_tool("promtool"), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -46,13 +40,11 @@ def alerts() -> dict[str, dict]:
     return found
 
 
-@needs_promtool
 def test_alert_rules_pass_promtool_check():
     out = promtool("check", "rules", *map(str, RULES))
     assert "SUCCESS" in out
 
 
-@needs_promtool
 def test_alert_rule_unit_tests_pass():
     out = promtool("test", "rules", *map(str, RULE_TESTS))
     assert "SUCCESS" in out
@@ -93,7 +85,6 @@ def test_committed_prometheus_config_is_what_monitoring_config_writes():
     assert compose.read_text() == render_for(Settings(base_dir=ROOT), out=compose, **COMPOSE_ARGS)
 
 
-@needs_promtool
 def test_committed_prometheus_config_passes_promtool(tmp_path):
     config = _in_tree(tmp_path, (MONITORING / "prometheus.yml").read_text())
     out = promtool("check", "config", str(config))
@@ -132,7 +123,6 @@ def dashboard_queries() -> list[tuple[str, str]]:
     return [(p["title"], t["expr"]) for p in panels for t in p.get("targets", [])]
 
 
-@needs_promtool
 def test_dashboard_queries_parse(tmp_path):
     rules = [{"record": f"dashboard:query_{i}", "expr": expr.replace("$__rate_interval", "5m")}
              for i, (_, expr) in enumerate(dashboard_queries())]

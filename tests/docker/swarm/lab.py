@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from dataclasses import dataclass
 
 import docker
@@ -12,6 +11,7 @@ import docker
 from labhub.gpu.store import LeaseStore
 from tests.hubprocess import Hub, free_port
 from tests.swarmcluster import SwarmCluster
+from tests.utils.waiting import wait_for  # noqa: F401 - the swarm tests import it from here
 
 PREFIX = "lhswarm"  # dind nodes lhswarm-m1, lhswarm-w1, ...; hubs lhswarm1, lhswarm2
 NOTEBOOK = "labhub/base-notebook:latest"
@@ -97,14 +97,3 @@ def container_on_node(cluster: SwarmCluster, hostname: str, hub: Hub, user: str)
     found = node.client().containers.list(filters={"label": f"labhub.user={user}", "name": f"{hub.prefix}-"})
     assert len(found) == 1, found
     return found[0]
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)

@@ -147,7 +147,7 @@ def test_shared_gpu_slots_pack_onto_one_gpu_without_a_reservation(hub, admin, ma
 def test_session_limits_stop_an_idle_server_on_its_node(hub, admin, manager):
     ivy = new_user(hub, admin, "ivy")
     ivy.spawn("brief")
-    # The sessions service reads the server's kernels at its node's address: an idle one is stopped.
+    # The sessions service judges the server on its node by the hub's activity figures: an idle one is stopped.
     wait_for(lambda: ivy.server() is None, IDLE + 90, "idle server stopped by the sessions service")
     r = admin.session.get(f"{hub.url}/services/sessions/api/stops", headers={"Authorization": f"token {admin.token}"})
     assert r.status_code == 200, r.text

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -96,5 +95,5 @@ def test_the_stack_s_hub_starts_servers_on_the_overlay_network(deployed, cluster
 
     wait_for(exported, 60, "olga's container in node-metrics", interval=3)
     olga.stop_server()
-    time.sleep(1)
-    assert not [s for s in manager.services.list() if s.name == "labhub-olga"]
+    wait_for(lambda: not [s for s in manager.services.list() if s.name == "labhub-olga"], 60,
+             "olga's service removed")
