@@ -65,6 +65,11 @@ stop)
       echo "stopped ${#ids[@]} user server(s); home volumes kept"
     fi
   fi
+  # Helpers of the submissions service (fetch, grading) left by a hub that was killed: the service
+  # removes its own when it stops; these would otherwise run until their own time limit.
+  mapfile -t helpers < <(docker ps -aq --filter "label=labhub.helper=${CONTAINER_PREFIX}")
+  [ ${#helpers[@]} -gt 0 ] && docker rm -f "${helpers[@]}" >/dev/null
+  true
   ;;
 status)
   if running; then echo "running (pid $(cat "$pidfile")) at $URL"; else echo "not running"; exit 3; fi

@@ -45,6 +45,7 @@ class Hub:
     settings: dict = field(default_factory=dict)
     profiles: list[dict] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    extra_env: dict = field(default_factory=dict)  # on top of `env`, e.g. {"LABHUB_ADMIN_USER": "alice"}
 
     def __post_init__(self):
         port, hub_port, api_port = free_port(), free_port(), free_port()
@@ -77,7 +78,7 @@ class Hub:
     @property
     def env(self) -> dict:
         return {**os.environ, "LABHUB_CONFIG": str(self.workdir / "labhub.yaml"),
-                "LABHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
+                "LABHUB_ADMIN_PASSWORD": ADMIN_PASSWORD, **self.extra_env}
 
     def start(self, timeout: float = 90) -> None:
         log = open(self.log_path, "a")

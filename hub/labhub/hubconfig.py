@@ -56,6 +56,8 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
     c.JupyterHub.log_level = hub.log_level
+    if hub.subdomain_host:  # user servers on <user>.<host>, off the hub's origin (docs/admin.md, threat model)
+        c.JupyterHub.subdomain_host = hub.subdomain_host
     # The proxy token is kept so a restarted hub can talk to a proxy that kept running.
     c.ConfigurableHTTPProxy.auth_token = ensure_secret(state, "proxy-auth-token")
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub.proxy_api_port}"
@@ -65,6 +67,7 @@ def configure(c, settings: Settings) -> None:
 
     # --- authentication ---
     admin = os.environ.get(ADMIN_USER_ENV) or hub.admin_users[0]
+    # Every one of these names gets an account at start-up and none can be signed up (labhub.auth).
     c.Authenticator.admin_users = {*hub.admin_users, admin}
     auth = settings.auth
     if auth.kind == "native":
@@ -79,6 +82,11 @@ def configure(c, settings: Settings) -> None:
         c.LabNativeAuthenticator.seconds_before_next_try = native.seconds_before_next_try
         c.LabNativeAuthenticator.bootstrap_admin = admin
         c.LabNativeAuthenticator.admin_password_file = str(state / "admin-password")
+        limit = native.rate_limit
+        c.LabNativeAuthenticator.rate_limit_attempts = limit.attempts
+        c.LabNativeAuthenticator.rate_limit_window = limit.window
+        c.LabNativeAuthenticator.rate_limit_exempt = list(limit.exempt)
+        c.LabNativeAuthenticator.trusted_proxies = list(limit.trusted_proxies)
         # Who may log in is decided by the admin's approval of each sign-up.
         c.Authenticator.allow_all = True
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -18,14 +18,11 @@ from .gpu.settings import GpuSettings
 from .metrics.settings import MetricsSettings
 from .sessions.config import SessionsSettings
 from .submissions.config import SubmissionsSettings
-from .model import Duration, Strict
+from .model import Duration, IpNetwork, Strict, Username
 from .swarm.settings import SwarmSettings, check_modes
 from .yamlfile import read_yaml
 
 CONFIG_ENV = "LABHUB_CONFIG"
-
-Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-
 
 class HubSettings(Strict):
     bind_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^/]+(/.*)?$")
@@ -38,6 +35,20 @@ class HubSettings(Strict):
     db_url: str | None = None  # default: SQLite in state_dir
     admin_users: list[Username] = ["admin"]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Serve every user server on its own subdomain, <user>.<this host> (JupyterHub's subdomain_host),
+    # so a user's JavaScript never runs on the hub's origin. Needs wildcard DNS (and a wildcard certificate).
+    subdomain_host: str | None = Field(None, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+class RateLimitSettings(Strict):
+    # Login and sign-up POSTs per client address: `attempts` at once, refilled over `window`; a
+    # successful login gives its attempt back. 0 attempts: no limit.
+    attempts: int = Field(50, ge=0)
+    window: Duration = Field(60, ge=1)
+    # Addresses never limited: the hub's own machine (an admin's shell, scripts).
+    exempt: list[IpNetwork] = ["127.0.0.1/32", "::1/128"]
+    # Reverse proxies in front of the hub's proxy (TLS termination): their X-Forwarded-For is believed.
+    trusted_proxies: list[IpNetwork] = []
 
 
 class NativeAuthSettings(Strict):
@@ -47,6 +58,7 @@ class NativeAuthSettings(Strict):
     check_common_password: bool = True
     allowed_failed_logins: int = Field(5, ge=1)
     seconds_before_next_try: Duration = 600
+    rate_limit: RateLimitSettings = RateLimitSettings()
 
 
 class AuthSettings(Strict):

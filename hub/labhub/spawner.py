@@ -34,6 +34,20 @@ LABEL_PROFILE = "labhub.profile"
 LABEL_SERVER = "labhub.server"
 
 
+def format_literal(obj):
+    """`obj` with every brace doubled, so DockerSpawner's str.format of extra_create_kwargs gives it back as is.
+
+    Label values are user names and server names: `eve{servername}` must stay that, not become `eve`.
+    """
+    if isinstance(obj, str):
+        return obj.replace("{", "{{").replace("}", "}}")
+    if isinstance(obj, dict):
+        return {format_literal(k): format_literal(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(format_literal(v) for v in obj)
+    return obj
+
+
 class LabSpawner(DockerSpawner):
     """One container per user server, from the profile the user picked.
 
@@ -272,7 +286,8 @@ class LabSpawner(DockerSpawner):
     # Identity and hardening are defaults of the class, not admin config, so they cannot be left out.
     @default("extra_create_kwargs")
     def _extra_create_kwargs_default(self):
-        return lambda spawner: {"labels": spawner.container_labels(), "user": "1000:100"}
+        # DockerSpawner formats every string in here with its template namespace: labels go in escaped.
+        return lambda spawner: {"labels": format_literal(spawner.container_labels()), "user": "1000:100"}
 
     @default("extra_host_config")
     def _extra_host_config_default(self):

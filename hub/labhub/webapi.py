@@ -12,9 +12,19 @@ class JsonApiHandler(HubOAuthenticated, web.RequestHandler):
     """A service handler whose callers are the hub's users (OAuth cookie) or their API tokens."""
 
     def check_xsrf_cookie(self):
-        # Token-authenticated API calls carry no cookie; cookie-authenticated ones keep tornado's check.
-        if not self.request.headers.get("Authorization"):
-            super().check_xsrf_cookie()
+        """Tornado's XSRF check, skipped only for a request the hub accepted a token for.
+
+        Tornado checks before the handler has authenticated, so a request with a token is
+        authenticated first: a header the hub does not accept (`Authorization: token x`) must not
+        exempt a cookie-authenticated request. Like JupyterHub's own API handlers.
+        """
+        if getattr(self, "_token_authenticated", False):
+            return
+        if not hasattr(self, "_cached_hub_user") and self.hub_auth.get_token(self, in_cookie=False):
+            self.current_user  # sets _token_authenticated when the hub accepts the token
+            if getattr(self, "_token_authenticated", False):
+                return
+        super().check_xsrf_cookie()
 
     def write_json(self, data, status: int = 200) -> None:
         self.set_status(status)

@@ -12,7 +12,8 @@ def managed_service(settings) -> ManagedService | None:
         name="sessions",
         module="labhub.sessions",
         port=settings.sessions.port,
-        # See servers, their activity and options; stop them; ask their Jupyter whether a kernel is busy.
-        scopes=["list:users", "read:users", "read:users:activity", "read:servers", "servers", "access:servers"],
+        # See users (admin flag, groups, activity) and their servers (activity, options); stop servers.
+        # No access:servers: it never calls a user's Jupyter server (labhub.sessions.service).
+        scopes=["list:users", "read:users", "read:servers", "delete:servers"],
         oauth_client_allowed_scopes=[],
     )

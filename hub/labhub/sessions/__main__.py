@@ -29,14 +29,13 @@ async def main() -> None:
     if settings.spawner.kind == "swarm":  # servers are swarm services on many nodes
         from ..swarm.sessions import SwarmSessionsService
 
-        service_class, extra = SwarmSessionsService, {"reach": settings.spawner.swarm.reach}
+        service_class, extra = SwarmSessionsService, {}
     service = service_class(
         settings.sessions,
         load_profiles(settings.profiles_dir),
         SessionsDB(settings.state_dir),
         hub_api=os.environ["JUPYTERHUB_API_URL"],
         token=os.environ["JUPYTERHUB_API_TOKEN"],
-        network=settings.spawner.network,
         **extra,
     )
     app = make_app(service, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/sessions/"), secrets.token_bytes(32))

@@ -18,7 +18,7 @@ Reason = Literal["idle", "gpu_idle", "max_age"]
 @dataclass(frozen=True)
 class Observation:
     started: float  # epoch seconds
-    last_activity: float  # latest of proxy activity, server activity, and a busy kernel seen
+    last_activity: float  # the hub's figure: proxy activity and the server's own reports (busy kernels too)
     idle_timeout: int
     max_age: int
     extension: int = 0  # seconds an admin added to max_age

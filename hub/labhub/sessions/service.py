@@ -1,10 +1,14 @@
 """The sessions service: enforces every profile's idle timeout and max age, warns first, records why.
 
 Runs as a JupyterHub managed service (`python -m labhub.sessions`). Each round it lists the running
-servers from the hub API and, per server, reads what the hub cannot see by itself: whether a kernel is
-busy (a training loop is not idle), the server's own last activity, and the GPU utilisation of a GPU
-holder. It talks to each server directly on the labhub network with `no_track_activity`, so its own
-checks never count as user activity.
+servers from the hub API, whose last activity each server keeps fresh itself (jupyterhub-singleuser
+reports it with the server's own token, busy kernels included through the labhub-lab extension), and
+reads the GPU utilisation of a GPU holder (NVML and the Docker API, labhub.gpu.usage).
+
+It never calls a user's Jupyter server: that process belongs to the user (its config and Python path
+are on the user's volume), so any credential sent to it would be the user's (docs/admin.md, security
+model). What it writes into a container goes through `docker exec` of the image's root-owned /bin/sh
+(not a `sh` found on the user's PATH), from a neutral cwd, and carries no credential.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from urllib.parse import quote
 
 import docker
 import docker.errors
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..profiles import Profile, ProfileSet
 from ..spawner import LABEL_SERVER, LABEL_USER
@@ -31,24 +35,33 @@ from .records import SessionsDB
 log = logging.getLogger("labhub.sessions")
 
 
+def user_path(username: str) -> str:
+    """A user's hub API path; the name is quoted whole, so `admin?x` cannot become `admin`."""
+    return f"/users/{quote(username, safe='')}"
+
+
+def server_path(username: str, servername: str) -> str:
+    named = f"/servers/{quote(servername, safe='')}" if servername else "/server"
+    return user_path(username) + named
+
+
 def _epoch(iso: str | None) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else 0.0
+    return datetime.fromisoformat(iso).timestamp() if iso else 0.0
 
 
 @dataclass
 class _Seen:
     """What earlier rounds saw of one server (kept in memory; a restarted service starts fresh)."""
 
-    last_busy: float = 0.0
     gpu_last_busy: float = 0.0
     warned: set[str] = field(default_factory=set)
 
 
 class SessionsService:
     def __init__(self, settings: SessionsSettings, profiles: ProfileSet, db: SessionsDB, hub_api: str, token: str,
-                 network: str, gpu_utilisation=None, docker_client: docker.DockerClient | None = None):
+                 gpu_utilisation=None, docker_client: docker.DockerClient | None = None):
         self.settings, self.profiles, self.db = settings, profiles, db
-        self.hub_api, self.token, self.network = hub_api.rstrip("/"), token, network
+        self.hub_api, self.token = hub_api.rstrip("/"), token
         self.gpu_utilisation = gpu_utilisation
         self.docker = docker_client or docker.from_env()
         self.http = AsyncHTTPClient()
@@ -87,42 +100,18 @@ class SessionsService:
         found = self.docker.containers.list(filters={"label": [f"{LABEL_USER}={username}", f"{LABEL_SERVER}={servername}"]})
         return found[0] if found else None
 
-    def server_url(self, container, server: dict) -> str:
-        ip = container.attrs["NetworkSettings"]["Networks"][self.network]["IPAddress"]
-        return f"http://{ip}:8888{server['url']}"
-
-    async def server_api(self, base: str, path: str, method: str = "GET", body: dict | None = None):
-        sep = "&" if "?" in path else "?"
-        request = HTTPRequest(f"{base}api/{path}{sep}no_track_activity=1", method=method,
-                              headers={"Authorization": f"token {self.token}"},
-                              body=json.dumps(body) if body is not None else ("" if method == "POST" else None),
-                              request_timeout=15)
-        response = await self.http.fetch(request)
-        return json.loads(response.body) if response.body else None
-
     async def observe(self, user: dict, name: str, server: dict, profile: Profile, container, now: float) -> Observation:
-        key = (user["name"], name)
-        seen = self.seen.setdefault(key, _Seen())
+        seen = self.seen.setdefault((user["name"], name), _Seen())
         started = _epoch(server.get("started"))
-        last_activity = _epoch(server.get("last_activity"))
-        base = self.server_url(container, server)
-        try:
-            status = await self.server_api(base, "status")
-            last_activity = max(last_activity, _epoch(status.get("last_activity")))
-            kernels = await self.server_api(base, "kernels")
-            if any(k.get("execution_state") == "busy" for k in kernels):
-                seen.last_busy = now
-        except (HTTPClientError, OSError) as e:
-            # Not answering is no proof of idleness: count it as busy rather than stop a working server.
-            log.warning("%s/%s: cannot read kernels (%s); treating as busy", user["name"], name, e)
-            seen.last_busy = now
         if profile.uses_gpu:
             util = await asyncio.to_thread(self.gpu_utilisation, container) if self.gpu_utilisation else None
             if util is None or util >= self.settings.gpu_idle_threshold_percent:
                 seen.gpu_last_busy = now
         return Observation(
             started=started,
-            last_activity=max(last_activity, seen.last_busy),
+            # The hub's figure (proxy activity, and what the server itself reported, busy kernels too);
+            # a server is never idle since before it started.
+            last_activity=max(_epoch(server.get("last_activity")), started),
             idle_timeout=profile.idle_timeout,
             max_age=profile.max_age,
             extension=self.db.extension(user["name"], name),
@@ -146,7 +135,7 @@ class SessionsService:
                                 "age_seconds_left": obs.started + obs.max_age + obs.extension - now}
         await asyncio.to_thread(self.write_status, container, profile, obs, decision, now)
         if decision.action == "stop":
-            await self.stop(user["name"], name, server, container, decision.reason)
+            await self.stop(user["name"], name, decision.reason)
         elif decision.action == "warn":
             self.db.set_warning(user["name"], name, decision.reason, now + decision.seconds_left)
             seen = self.seen[key]
@@ -169,8 +158,8 @@ class SessionsService:
             "stop": {"reason": decision.reason, "in_seconds": decision.seconds_left} if decision.action != "keep" else None,
         }
         try:
-            container.exec_run(["sh", "-c", 'printf "%s" "$LABHUB_SESSION" > /tmp/labhub-session.json'],
-                               user="1000", environment={"LABHUB_SESSION": json.dumps(status)})
+            container.exec_run(["/bin/sh", "-c", 'printf "%s" "$LABHUB_SESSION" > /tmp/labhub-session.json'],
+                               user="1000", workdir="/", environment={"LABHUB_SESSION": json.dumps(status)})
         except docker.errors.APIError as e:
             log.debug("cannot write the session status into %s: %s", container.name, e)
 
@@ -181,28 +170,16 @@ class SessionsService:
                    f"{REASON_TEXT.get(decision.reason, decision.reason)}. Files in your home folder are kept. ***\r\n")
         script = 'for t in /dev/pts/[0-9]*; do [ -w "$t" ] && printf "%s" "$MSG" > "$t"; done; true'
         try:
-            container.exec_run(["sh", "-c", script], user="1000", environment={"MSG": message})
+            container.exec_run(["/bin/sh", "-c", script], user="1000", workdir="/", environment={"MSG": message})
         except docker.errors.APIError as e:
             log.debug("cannot broadcast to %s: %s", container.name, e)
 
     # --- stopping ---
 
-    async def checkpoint_notebooks(self, base: str) -> None:
-        """Save a checkpoint of every open notebook, so the last saved state is on disk before the stop."""
-        try:
-            for session in await self.server_api(base, "sessions"):
-                path = session.get("path") or (session.get("notebook") or {}).get("path")
-                if path:
-                    await self.server_api(base, f"contents/{quote(path)}/checkpoints", method="POST")
-        except (HTTPClientError, OSError) as e:
-            log.warning("checkpoints before stop failed at %s: %s", base, e)
-
-    async def stop(self, username: str, name: str, server: dict, container, reason: str, detail: str = "") -> None:
+    async def stop(self, username: str, name: str, reason: str, detail: str = "") -> None:
         log.info("stopping %s/%s: %s", username, name, reason)
-        await self.checkpoint_notebooks(self.server_url(container, server))
         self.db.expect_stop(username, name, reason, detail)
-        path = f"/users/{quote(username)}/servers/{quote(name)}" if name else f"/users/{quote(username)}/server"
-        await self.hub("DELETE", path)
+        await self.hub("DELETE", server_path(username, name))
         self.seen.pop((username, name), None)
         self.last_round.pop((username, name), None)
 

@@ -14,9 +14,10 @@ from dataclasses import asdict
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
+from tornado.httpclient import HTTPClientError
 
 from ..webapi import JsonApiHandler
-from .service import SessionsService
+from .service import SessionsService, user_path
 
 
 class _Base(JsonApiHandler):
@@ -27,7 +28,7 @@ class _Base(JsonApiHandler):
         user = self.current_user
         if user is None:
             raise web.HTTPError(403)
-        model = await self.service.hub("GET", f"/users/{user['name']}")
+        model = await self.service.hub("GET", user_path(user["name"]))
         if not model.get("admin"):
             raise web.HTTPError(403, "only admins can do this")
         return user
@@ -66,12 +67,15 @@ class AdminStopHandler(_Base):
     async def post(self, username: str, servername: str | None):
         admin = await self.require_admin()
         name = servername or ""
-        model = await self.service.hub("GET", f"/users/{username}")
-        server = (model.get("servers") or {}).get(name)
-        container = self.service.container_of(username, name)
-        if not server or container is None:
+        try:
+            model = await self.service.hub("GET", user_path(username))
+        except HTTPClientError as e:
+            if e.code != 404:
+                raise
+            model = {}
+        if not (model.get("servers") or {}).get(name) or self.service.container_of(username, name) is None:
             raise web.HTTPError(404, f"{username} has no running server {name!r}")
-        await self.service.stop(username, name, server, container, "admin", detail=f"by {admin['name']}")
+        await self.service.stop(username, name, "admin", detail=f"by {admin['name']}")
         self.write_json({"user": username, "server": name, "stopped": True})
 
 

@@ -125,7 +125,7 @@ class SubmissionsHandler(ApiHandler):
         self.write_json(self.lab.submissions(self.caller, course, assignment, all_versions=self.flag("all")))
 
     @web.authenticated
-    def post(self, course, assignment):
+    async def post(self, course, assignment):
         self.only_params(SUBMIT_PARAMS)
         uploads = self.request.files.get("notebook") or []
         if uploads:
@@ -136,7 +136,7 @@ class SubmissionsHandler(ApiHandler):
             filename, data = self.get_query_argument("filename", ""), self.request.body
             if not filename:
                 raise bad_request("name the notebook: POST ...?filename=homework.ipynb with the notebook as the body")
-        receipt = self.lab.submit(self.caller, course, assignment, filename, data, via="api")
+        receipt = await self.lab.submit_async(self.caller, course, assignment, filename, data, via="api")
         self.write_json(receipt, 201)
 
 

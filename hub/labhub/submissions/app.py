@@ -9,6 +9,7 @@ import os
 import signal
 
 import docker
+import docker.errors
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient
@@ -22,6 +23,7 @@ from .api import api_routes
 from .blobs import BlobStore
 from .core import Submissions
 from .grading import GradingQueue
+from .hardening import remove_helpers
 from .home import HomeWriter
 from .locations import db_url, files_dir
 from .pages import page_routes
@@ -68,7 +70,7 @@ def build(settings: Settings, client: docker.DockerClient | None = None) -> Subm
 
     queue = GradingQueue(store, blobs, sandbox, sub.grading, image_of)
     home = HomeWriter(folder / "stage", settings.spawner.home_volume, settings.spawner.home_dir, owner, client,
-                      create_missing=settings.spawner.kind == "docker")
+                      create_missing=settings.spawner.kind == "docker", settings=sub.fetch)
     roster = None
     if os.environ.get("JUPYTERHUB_API_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):
         roster = HubRoster(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
@@ -112,6 +114,26 @@ async def main() -> None:
                         address, sub.port, e)
     log.info("submissions service at %s (port %d)", prefix, sub.port)
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    # The hub stops its services with SIGINT, then SIGTERM (its own stop: `make down`).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
     server.stop()
+    lab.queue.stop()  # first: a grading whose containers go next must not be recorded as failed
+    await remove_helpers_on_stop(lab.queue.sandbox.client, settings.spawner.container_prefix)
+
+
+# Within the hub's 10 s between its SIGINT and SIGTERM to a service.
+STOP_CLEANUP_TIMEOUT = 8
+
+
+async def remove_helpers_on_stop(client: docker.DockerClient, owner: str) -> None:
+    """Fetch helpers and grading containers do not outlive the service: a grading cut short is run again
+    at the next start (it is still "running" in the database)."""
+    try:
+        removed = await asyncio.wait_for(asyncio.to_thread(remove_helpers, client, owner), STOP_CLEANUP_TIMEOUT)
+    except (TimeoutError, docker.errors.DockerException) as e:
+        log.warning("could not remove the helper containers on stop (%s); the next start removes them", e)
+        return
+    if removed:
+        log.info("removed %d helper container(s) on stop", removed)

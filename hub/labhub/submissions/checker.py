@@ -4,8 +4,9 @@ Started by the sandbox as `python checker.py job.json`. It connects to the stude
 container, over the Jupyter protocol on unix sockets in a shared folder), has nbclient execute the
 notebook there, then runs the instructor's test functions *here*. A test only ever receives JSON values
 from the student's kernel (`nb.eval`, `nb.call`, `nb.run`) and decides pass/fail in this process, so
-nothing the notebook does can make a test pass except returning the right values. The result is
-written to a folder only this container mounts.
+nothing the notebook does can make a test pass except returning the right values. The result goes to
+this container's stdout, one JSON line each time it changes (the service reads the last one from
+Docker's log); everything else this process prints is sent to stderr.
 
 Standalone on purpose (nbclient, jupyter_client, nbformat and the standard library only): it is mounted
 read-only into the assignment's image, which has no labhub package.
@@ -270,16 +271,27 @@ def run_tests(tests: list[dict], connection: dict, deadline: float, test_timeout
     return status
 
 
-def write_result(path: str, result: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    os.replace(tmp, path)
+MAX_CELL_ERRORS = 200  # cell errors kept in the result (a notebook of 60,000 failing cells stays small)
+
+
+def result_stream():
+    """This process's stdout for result lines only: anything else printed (by the tests, by libraries)
+    goes to stderr, so it can never be taken for a result."""
+    stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return stream
+
+
+def write_result(stream, result: dict) -> None:
+    stream.write(json.dumps(result) + "\n")
+    stream.flush()
 
 
 def main(job_path: str) -> int:
     import nbformat
 
+    out = result_stream()
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
     result = {"status": "running", "message": "", "cells": [], "tests": []}
@@ -287,7 +299,7 @@ def main(job_path: str) -> int:
         tests = collect_tests(job["tests"])
     except Exception:
         result.update(status="error", message="the tests could not be loaded:\n" + traceback.format_exc(limit=3))
-        write_result(job["result"], result)
+        write_result(out, result)
         return 0
     for test in tests:
         test.update(passed=False, message="not run")
@@ -295,13 +307,13 @@ def main(job_path: str) -> int:
     def report(status: str, message: str = "") -> None:
         result.update(status=status, message=message,
                       tests=[{k: v for k, v in t.items() if k != "fn"} for t in tests])
-        write_result(job["result"], result)
+        write_result(out, result)
 
     report("running")  # the test list and points, in case the run is cut short
     nb = nbformat.read(job["notebook"], as_version=4)
     status, cells, message, deadline = asyncio.run(
         run_notebook(nb, job["connection"], job["time_limit"], job.get("startup_timeout", 60)))
-    result["cells"] = cells
+    result["cells"] = cells[:MAX_CELL_ERRORS]
     if status == "ok":
         status = run_tests(tests, job["connection"], deadline, job["test_timeout"])
         message = "the kernel died during the tests" if status == "kernel_died" else ""

@@ -33,6 +33,17 @@ class GradingSettings(Strict):
     checker_memory: Size = 512 * MiB
 
 
+class FetchSettings(Strict):
+    """Limits of the short-lived helper container that copies starter files into a student's home."""
+
+    # Fetches running at once (each in its own thread and container); more wait their turn.
+    concurrency: int = Field(4, ge=1, le=64)
+    cpus: float = Field(0.5, gt=0, le=16)
+    memory: Size = 256 * MiB
+    # Beyond it the helper is killed and removed, and the student gets a 504 saying so.
+    time_limit: Duration = Field(60, ge=5, le=3600)
+
+
 class SubmissionsSettings(Strict):
     enabled: bool = True
     # The service listens on 127.0.0.1:<port> (the proxy serves it at /services/submissions/) and on
@@ -52,4 +63,9 @@ class SubmissionsSettings(Strict):
     max_upload: Size = 100 * MiB
     # The folder in a student's home that fetched starter files go to: <folder>/<course>/<assignment>/.
     home_folder: str = Field("assignments", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    # Versions kept per student and assignment; beyond it a submission gets a 409 saying what to do.
+    max_versions_per_student: int = Field(50, ge=1, le=10_000)
+    # Notebooks checked at once, off the service's event loop (a large one takes seconds).
+    check_concurrency: int = Field(2, ge=1, le=16)
+    fetch: FetchSettings = FetchSettings()
     grading: GradingSettings = GradingSettings()

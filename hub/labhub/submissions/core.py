@@ -12,6 +12,7 @@ import io
 import json
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from ..profiles import Profile, ProfileSet
 from ..units import format_size
@@ -22,6 +23,7 @@ from .home import FetchResult, HomeWriter
 from .inputs import FILE_KINDS, AssignmentSpec, AssignmentUpdate, CourseSpec, check_filename, check_id, check_notebook, iso
 from .problems import Problem, bad_request, forbidden, not_found
 from .roles import Caller
+from .storage import TooManyVersions
 
 OUTCOME_TEXT = {
     "graded": "graded",
@@ -37,12 +39,23 @@ def _score(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def too_many_versions(assignment_id: str, limit: int) -> Problem:
+    return Problem(409, f"you have submitted {limit} versions of {assignment_id!r}, the most this lab keeps per "
+                        "student; the latest one is the one that counts. To submit again, ask an admin to raise "
+                        "submissions.max_versions_per_student")
+
+
 class Submissions:
     def __init__(self, settings: SubmissionsSettings, store, blobs: BlobStore, profiles: ProfileSet,
                  queue: GradingQueue | None, home: HomeWriter | None,
                  roster: Callable[[str], Awaitable[list[str]]] | None = None):
         self.settings, self.store, self.blobs, self.profiles = settings, store, blobs, profiles
         self.queue, self.home, self.roster = queue, home, roster
+        # Blocking work gets bounded pools of its own, never the loop's shared one: a fetch holds a thread
+        # for up to its time limit, checking a large notebook for seconds.
+        self._fetch_threads = ThreadPoolExecutor(max_workers=settings.fetch.concurrency, thread_name_prefix="fetch")
+        self._check_threads = ThreadPoolExecutor(max_workers=settings.check_concurrency, thread_name_prefix="nbcheck")
+        self._fetching: set[str] = set()  # users with a fetch running: one at a time each
 
     # --- courses ---
 
@@ -225,15 +238,36 @@ class Submissions:
         assignment, _ = self._assignment(caller, course_id, assignment_id)
         if self.home is None:
             raise Problem(503, "fetching into homes is not available on this server")
+        if caller.name in self._fetching:
+            raise Problem(429, "a fetch of yours is still running; wait for it to finish, then try again")
         folder = f"{self.settings.home_folder}/{course_id}/{assignment_id}"
         image = self._grading_profile(assignment["profile"]).image
         files = self._starter_files(assignment)
-        return await asyncio.get_running_loop().run_in_executor(
-            None, self.home.fetch, caller.name, image, folder, files)
+        self._fetching.add(caller.name)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._fetch_threads, self.home.fetch, caller.name, image, folder, files)
+        finally:
+            self._fetching.discard(caller.name)
 
     # --- submissions ---
 
     def submit(self, caller: Caller, course_id: str, assignment_id: str, filename: str, data: bytes, via: str) -> dict:
+        """For callers off the event loop; the service's handlers use submit_async."""
+        admitted = self._admit(caller, course_id, assignment_id, filename, data)
+        check_notebook(data, admitted["filename"])
+        return self._record(caller, admitted, data, via)
+
+    async def submit_async(self, caller: Caller, course_id: str, assignment_id: str, filename: str, data: bytes,
+                           via: str) -> dict:
+        """Like submit; the notebook check (seconds for a large one) runs on its own bounded pool, so the
+        service keeps answering meanwhile. The size is checked before it, on the loop."""
+        admitted = self._admit(caller, course_id, assignment_id, filename, data)
+        await asyncio.get_running_loop().run_in_executor(self._check_threads, check_notebook, data, admitted["filename"])
+        return self._record(caller, admitted, data, via)
+
+    def _admit(self, caller: Caller, course_id: str, assignment_id: str, filename: str, data: bytes) -> dict:
+        """The cheap checks of a submission: deadline, name, size, versions kept."""
         now = time.time()  # the server's clock is the only one that counts
         assignment, _ = self._assignment(caller, course_id, assignment_id)
         late = now > assignment["deadline"]
@@ -244,9 +278,20 @@ class Submissions:
         if len(data) > assignment["max_upload"]:
             raise Problem(413, f"{filename} is {format_size(len(data))}; {assignment_id!r} accepts at most "
                                f"{format_size(assignment['max_upload'])} (clear large outputs and try again)")
-        check_notebook(data, filename)
+        limit = self.settings.max_versions_per_student
+        if self.store.version_count(assignment["pk"], caller.name) >= limit:
+            raise too_many_versions(assignment_id, limit)
+        return {"assignment": assignment, "filename": filename, "at": now, "late": late}
+
+    def _record(self, caller: Caller, admitted: dict, data: bytes, via: str) -> dict:
+        assignment = admitted["assignment"]
         digest = self.blobs.put(data)
-        row = self.store.add_submission(assignment["pk"], caller.name, filename, digest, len(data), now, late, via)
+        try:
+            row = self.store.add_submission(assignment["pk"], caller.name, admitted["filename"], digest, len(data),
+                                            admitted["at"], admitted["late"], via,
+                                            max_versions=self.settings.max_versions_per_student)
+        except TooManyVersions as e:  # a parallel upload took the last one
+            raise too_many_versions(assignment["id"], e.limit) from None
         return self.submission_view(row, assignment)
 
     @staticmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from .blobs import BlobStore
 from .config import GradingSettings
@@ -24,6 +25,9 @@ class GradingQueue:
         self.images = images  # profile slug -> image
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._workers: list[asyncio.Task] = []
+        # Its own threads, one per worker: a grading blocks its thread for up to its time limit, which
+        # must never hold up the loop's shared pool (fetches, notebook checks, SQLite).
+        self._threads = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="grading")
 
     def start(self) -> None:
         removed = self.sandbox.remove_leftovers()
@@ -32,6 +36,12 @@ class GradingQueue:
         for grading_id in self.store.unfinished_gradings():
             self._queue.put_nowait(grading_id)
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(self.settings.concurrency)]
+
+    def stop(self) -> None:
+        """Stops taking results: gradings still running stay "running" in the database and are run
+        again at the next start."""
+        for worker in self._workers:
+            worker.cancel()
 
     def enqueue(self, submission_id: int, requested_by: str) -> int:
         grading_id = self.store.add_grading(submission_id, requested_by)
@@ -51,7 +61,7 @@ class GradingQueue:
                 if job is None:
                     continue
                 self.store.grading_started(grading_id)
-                result = await loop.run_in_executor(None, self.sandbox.run, job)
+                result = await loop.run_in_executor(self._threads, self.sandbox.run, job)
                 details = {"tests": result.tests, "cells": result.cells, "message": result.message,
                            "duration": round(result.duration, 3)}
                 self.store.grading_finished(grading_id, result.outcome, result.score, result.max_score, details)

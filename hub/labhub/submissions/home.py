@@ -2,8 +2,9 @@
 
 A short-lived helper container, not the student's running Jupyter server: it works whether or not the
 server is running, needs no hub scope to act on the user's server, and writes as uid 1000 (the owner of
-the home volume), with no network and a read-only root. Existing files are never overwritten, so a
-second fetch cannot destroy a student's work.
+the home volume). The home volume is the student's own, so the helper runs nothing from it: a fixed
+interpreter with -I -S, a neutral PATH, cwd / and HOME on a tmpfs, under the limits in hardening.py.
+Existing files are never overwritten, so a second fetch cannot destroy a student's work.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import docker
 import docker.errors
 from dockerspawner import DockerSpawner
 
+from .config import FetchSettings
+from .hardening import HelperFailed, HelperLimits, HelperTimeout, run_helper
 from .problems import Problem
 
-# Copies /stage into the target folder, file by file, never replacing what is there.
+# Copies /stage into the target folder, file by file, never replacing what is there. Standard library
+# only: it runs with -S.
 _COPY = r"""
 import json, os, shutil, sys
 src, dest = "/stage", sys.argv[1]
@@ -39,6 +43,7 @@ for root, dirs, files in os.walk(src):
         written.append(rel)
 print(json.dumps({"written": written, "skipped": skipped}))
 """
+PIDS = 64
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ def home_volume_name(template: str, username: str) -> str:
 
 class HomeWriter:
     def __init__(self, stage_dir: Path, volume_template: str, home_dir: str, owner: str,
-                 client: docker.DockerClient | None = None, create_missing: bool = True):
+                 client: docker.DockerClient | None = None, create_missing: bool = True,
+                 settings: FetchSettings | None = None):
         # create_missing: a home volume this engine does not have yet is created (the spawner would
         # create the same one). Off where homes may live elsewhere (swarm mode).
         self.create_missing = create_missing
@@ -66,9 +72,15 @@ class HomeWriter:
         self.home_dir = home_dir.rstrip("/") or "/home/jovyan"
         self.owner = owner
         self.client = client or docker.from_env()
+        self.settings = settings or FetchSettings()
+
+    @property
+    def limits(self) -> HelperLimits:
+        return HelperLimits(cpus=self.settings.cpus, memory=self.settings.memory, pids=PIDS)
 
     def fetch(self, username: str, image: str, folder: str, files: list[tuple[str, Path]]) -> FetchResult:
-        """Copy `files` (relative name, blob path) into <home>/<folder>/ of `username`."""
+        """Copy `files` (relative name, blob path) into <home>/<folder>/ of `username`. Blocks for at
+        most the fetch time limit (plus Docker's API timeout for creating and removing the helper)."""
         stage = self.stage_dir / secrets.token_hex(8)
         stage.mkdir(mode=0o755)
         os.chmod(stage, 0o755)
@@ -88,21 +100,23 @@ class HomeWriter:
                                        "run `lab-assignments fetch` in a terminal there") from None
             try:
                 self.client.images.get(image)  # never pulled: only images built here run
-                output = self.client.containers.run(
-                    image, ["python", "-c", _COPY, f"{self.home_dir}/{folder}"],
-                    name=f"{self.owner}-fetch-{stage.name}",
-                    labels={"labhub.fetch": self.owner, "labhub.fetch.user": username},
-                    user="1000:100", network_mode="none", read_only=True, cap_drop=["ALL"],
-                    security_opt=["no-new-privileges:true"], mem_limit=256 * 2**20, pids_limit=64,
+                output = run_helper(
+                    self.client, image, ["-c", _COPY, f"{self.home_dir}/{folder}"],
+                    owner=self.owner, kind="fetch", limits=self.limits, timeout=self.settings.time_limit,
+                    name=f"{self.owner}-fetch-{stage.name}", extra_labels={"labhub.fetch.user": username},
                     volumes={volume: {"bind": self.home_dir, "mode": "rw"},
                              str(stage): {"bind": "/stage", "mode": "ro"}},
-                    remove=True, stdout=True, stderr=True,
                 )
             except docker.errors.ImageNotFound:
                 raise Problem(503, f"the image {image} is not built on this server; ask an admin") from None
-            except docker.errors.ContainerError as e:
-                message = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["failed"]
-                raise Problem(500, f"copying the files into your home failed: {message[0]}") from None
+            except HelperTimeout:
+                raise Problem(504, f"copying the files into your home took longer than {self.settings.time_limit} s "
+                                   "and was stopped; try again later, or ask an admin") from None
+            except HelperFailed as e:
+                raise Problem(500, f"copying the files into your home failed: {e.stderr}") from None
+            except docker.errors.APIError as e:
+                raise Problem(502, f"Docker refused the helper that copies the files ({e.explanation}); "
+                                   "ask an admin") from None
             report = json.loads(output.decode().strip().splitlines()[-1])
             return FetchResult(folder=folder, written=report["written"], skipped=report["skipped"])
         finally:

@@ -120,11 +120,12 @@ class AssignmentPage(PageHandler):
 
 class SubmitPage(PageHandler):
     @web.authenticated
-    def post(self, course, assignment):
+    async def post(self, course, assignment):
         uploads = self.request.files.get("notebook") or []
         if len(uploads) != 1:
             raise bad_request("choose one notebook (.ipynb) to submit")
-        receipt = self.lab.submit(self.caller, course, assignment, uploads[0]["filename"], uploads[0]["body"], via="web")
+        receipt = await self.lab.submit_async(self.caller, course, assignment, uploads[0]["filename"],
+                                              uploads[0]["body"], via="web")
         # To the receipt's own page, so reloading it cannot submit twice.
         self.redirect(f"{self.settings['prefix']}submissions/{receipt['id']}?note=submitted", status=303)
 

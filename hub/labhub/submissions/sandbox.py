@@ -1,17 +1,23 @@
 """Grading one submission in throw-away containers, and reading back a result the notebook cannot forge.
 
-Two containers per run, both from the assignment's image, both with no network, non-root (1000:100),
-all capabilities dropped, no-new-privileges, a read-only root filesystem with a tmpfs scratch, and
-cpu / memory (no swap) / pids limits:
+Two containers per run, both from the assignment's image, hardened the same way as every helper of the
+service (hardening.py: non-root 1000:100, all capabilities dropped, no-new-privileges, a read-only root,
+cpu / memory (no swap) / pids / log limits, a fixed interpreter):
 
-- the *kernel* container runs only an IPython kernel: the student's code. It sees the starter files
-  (read-only) and a folder of unix sockets; never the tests, never the result.
-- the *checker* container runs checker.py: nbclient sends the notebook's cells to that kernel over the
-  sockets, then the visible and hidden tests run in the checker and ask the kernel for JSON values only.
-  It writes result.json to a folder that only it mounts.
+- the *kernel* container runs only an IPython kernel: the student's code. It has no network at all
+  (only its own loopback), sees the starter files and its connection file (read-only), never the tests,
+  never the result. Its only writable places are size-limited tmpfs mounts (/scratch, /tmp, /dev/shm).
+- the *checker* container runs checker.py: nbclient sends the notebook's cells to that kernel, then the
+  visible and hidden tests run in the checker and ask the kernel for JSON values only.
+
+How the two talk: the checker joins the kernel container's network namespace (network_mode
+"container:<kernel>"), which holds nothing but a loopback, and reaches the kernel's ZeroMQ ports on
+127.0.0.1. So nothing of the host is mounted writable into either container: no socket folder, no
+result folder. The checker prints its result as JSON lines on its stdout (anything else it prints goes
+to stderr); the service reads the last one from Docker's log of the checker, which is capped in size.
 
 The service enforces the wall time (it kills both), reads OOM kills from Docker, and takes the score
-only from result.json.
+only from the checker's result.
 """
 
 from __future__ import annotations
@@ -28,11 +34,20 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from . import hardening
+from .hardening import HelperLimits
+
 log = logging.getLogger(__name__)
 
 CHECKER = Path(__file__).with_name("checker.py")
-LABEL = "labhub.grading"  # value: the hub's container prefix, to clean up leftovers of this hub only
+LABEL = "labhub.grading"  # value: the hub's container prefix (with hardening.HELPER_LABEL)
 RESULT_LIMIT = 4 * 1024 * 1024
+# The checker's log holds its result lines (each at most RESULT_LIMIT) and little else.
+CHECKER_LOG = "16m"
+# The kernel's ZeroMQ ports on the loopback of its own network namespace (nothing else listens there).
+KERNEL_PORTS = {"shell_port": 50001, "iopub_port": 50002, "stdin_port": 50003, "control_port": 50004,
+                "hb_port": 50005}
+TMP_SIZE = 64 * 1024 * 1024
 # Time to start two containers and a kernel, on top of the assignment's time limit.
 STARTUP_GRACE = 60
 OUTCOMES = ("graded", "time_limit", "memory_limit", "error")
@@ -70,20 +85,8 @@ class Result:
     duration: float = 0.0
 
 
-def _hardening(limits: Limits, memory: int) -> dict:
-    return {
-        "user": "1000:100",
-        "network_mode": "none",
-        "read_only": True,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        "mem_limit": memory,
-        "memswap_limit": memory,
-        "nano_cpus": int(limits.cpus * 1e9),
-        "pids_limit": limits.pids,
-        "ipc_mode": "private",
-        "detach": True,
-    }
+def _limits(limits: Limits, memory: int) -> HelperLimits:
+    return HelperLimits(cpus=limits.cpus, memory=memory, pids=limits.pids)
 
 
 class Sandbox:
@@ -94,13 +97,11 @@ class Sandbox:
         self.client = client or docker.from_env()
 
     def remove_leftovers(self) -> int:
-        """Grading containers of this hub left by a crash (the runs they belong to are re-queued)."""
-        found = self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.owner}"})
-        for container in found:
-            container.remove(force=True)
+        """Helper containers of this hub left by a crash or a stop (the runs they belong to are re-queued)."""
+        removed = hardening.remove_helpers(self.client, self.owner)
         shutil.rmtree(self.runs_dir, ignore_errors=True)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        return len(found)
+        return removed
 
     def run(self, job: Job) -> Result:
         started = time.monotonic()
@@ -111,9 +112,9 @@ class Sandbox:
             paths = self._prepare(run_dir, job)
             kernel = self._start_kernel(job, paths)
             containers.append(kernel)
-            checker = self._start_checker(job, paths)
+            checker = self._start_checker(job, paths, kernel)
             containers.append(checker)
-            result = self._wait(job, kernel, checker, paths["out"] / "result.json")
+            result = self._wait(job, kernel, checker)
         except docker.errors.ImageNotFound:
             result = Result("error", message=f"the grading image {job.image} is not built on this server")
         except docker.errors.DockerException as e:
@@ -121,7 +122,7 @@ class Sandbox:
         finally:
             for container in containers:
                 try:
-                    container.remove(force=True)
+                    hardening.remove(container)
                 except docker.errors.DockerException:
                     pass
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -131,16 +132,14 @@ class Sandbox:
     # --- the run folder ---
 
     def _prepare(self, run_dir: Path, job: Job) -> dict[str, Path]:
-        paths = {name: run_dir / name for name in ("grader", "starter", "sock", "out")}
+        """The run's inputs, all mounted read-only: the grader's files, the starter files, and the
+        kernel's connection file (alone in its folder, since the kernel must not see the tests)."""
+        paths = {name: run_dir / name for name in ("grader", "starter", "kernel")}
         for path in paths.values():
             path.mkdir(parents=True)
-        # The two containers run as uid 1000 while the service may run as anyone: the kernel must be
-        # able to create its sockets, the checker to write its result. Nobody else can reach these
-        # folders (the state folder is 0700); the sticky bit keeps the kernel from removing files it
-        # does not own.
-        os.chmod(paths["sock"], 0o1777)
-        os.chmod(paths["out"], 0o777)
-        for path in (run_dir, paths["grader"], paths["starter"]):
+        # The two containers run as uid 1000 while the service may run as anyone; nobody else can reach
+        # these folders (the state folder is 0700).
+        for path in (run_dir, *paths.values()):
             os.chmod(path, 0o755)
         for name, blob in job.starter:
             target = paths["starter"] / name
@@ -154,67 +153,74 @@ class Sandbox:
             shutil.copyfile(blob, paths["grader"] / f"{module}.py")
             tests.append({"module": module, "file": f"/grader/{module}.py", "hidden": hidden})
         connection = {
-            "transport": "ipc", "ip": "/sock/kernel", "shell_port": 1, "iopub_port": 2, "stdin_port": 3,
-            "control_port": 4, "hb_port": 5, "key": secrets.token_hex(32), "signature_scheme": "hmac-sha256",
-            "kernel_name": "python3",
+            "transport": "tcp", "ip": "127.0.0.1", **KERNEL_PORTS, "key": secrets.token_hex(32),
+            "signature_scheme": "hmac-sha256", "kernel_name": "python3",
         }
-        (paths["sock"] / "kernel.json").write_text(json.dumps(connection))
+        (paths["kernel"] / "kernel.json").write_text(json.dumps(connection))
         job_spec = {
             "connection": connection, "notebook": "/grader/submission.ipynb", "tests": tests,
             "time_limit": job.limits.time_limit, "test_timeout": job.limits.test_timeout,
-            "startup_timeout": STARTUP_GRACE, "result": "/out/result.json",
+            "startup_timeout": STARTUP_GRACE,
         }
         (paths["grader"] / "job.json").write_text(json.dumps(job_spec))
-        for path in paths["grader"].iterdir():
-            os.chmod(path, 0o644)
-        os.chmod(paths["sock"] / "kernel.json", 0o644)
+        for folder in (paths["grader"], paths["kernel"]):
+            for path in folder.iterdir():
+                os.chmod(path, 0o644)
         return paths
 
     # --- the two containers ---
 
     def _labels(self, job: Job, role: str) -> dict[str, str]:
-        return {LABEL: self.owner, f"{LABEL}.run": job.run_id, f"{LABEL}.role": role}
+        return hardening.labels(self.owner, "grading", {f"{LABEL}.run": job.run_id, f"{LABEL}.role": role})
 
     def _start_kernel(self, job: Job, paths: dict[str, Path]):
         limits = job.limits
+        # ipykernel reads the connection file and leaves it as it is (every port is given).
         command = (
             "mkdir -p /scratch/work && cp -r /starter/. /scratch/work/ && cd /scratch/work && "
-            "exec python -m ipykernel_launcher -f /sock/kernel.json"
+            f"exec {hardening.PYTHON} -m ipykernel_launcher -f /kernel/kernel.json"
         )
         return self.client.containers.run(
-            job.image, ["bash", "-c", command],
+            job.image, [command], entrypoint=hardening.entrypoint(["/bin/bash", "-c"], self.deadline(job)),
             name=f"{self.owner}-grade-{job.run_id}-kernel",
             labels=self._labels(job, "kernel"),
-            volumes={str(paths["sock"]): {"bind": "/sock", "mode": "rw"},
+            volumes={str(paths["kernel"]): {"bind": "/kernel", "mode": "ro"},
                      str(paths["starter"]): {"bind": "/starter", "mode": "ro"}},
-            tmpfs={"/scratch": f"rw,nosuid,nodev,size={limits.scratch},uid=1000,gid=100,mode=0700",
-                   "/tmp": "rw,nosuid,nodev,size=64m,mode=1777"},
-            environment={"HOME": "/scratch", "MPLCONFIGDIR": "/scratch/.matplotlib",
-                         "JUPYTER_RUNTIME_DIR": "/scratch/.runtime", "IPYTHONDIR": "/scratch/.ipython",
-                         "PYTHONUSERBASE": "/scratch/.local"},
+            tmpfs={"/scratch": hardening.tmpfs(limits.scratch, uid=True, mode="0700"),
+                   "/tmp": hardening.tmpfs(TMP_SIZE)},
+            environment=hardening.environment(
+                home="/scratch", MPLCONFIGDIR="/scratch/.matplotlib", JUPYTER_RUNTIME_DIR="/scratch/.runtime",
+                IPYTHONDIR="/scratch/.ipython", PYTHONUSERBASE="/scratch/.local"),
             working_dir="/scratch",
-            **_hardening(limits, limits.memory),
+            detach=True,
+            **hardening.options(_limits(limits, limits.memory)),
         )
 
-    def _start_checker(self, job: Job, paths: dict[str, Path]):
+    def _start_checker(self, job: Job, paths: dict[str, Path], kernel):
         limits = job.limits
         return self.client.containers.run(
-            job.image, ["python", "/grader/checker.py", "/grader/job.json"],
+            job.image, ["/grader/checker.py", "/grader/job.json"],
+            entrypoint=hardening.entrypoint([hardening.PYTHON, "-I"], self.deadline(job)),
             name=f"{self.owner}-grade-{job.run_id}-checker",
             labels=self._labels(job, "checker"),
-            volumes={str(paths["grader"]): {"bind": "/grader", "mode": "ro"},
-                     str(paths["sock"]): {"bind": "/sock", "mode": "ro"},
-                     str(paths["out"]): {"bind": "/out", "mode": "rw"}},
-            tmpfs={"/tmp": "rw,nosuid,nodev,size=64m,mode=1777"},
-            environment={"HOME": "/tmp", "JUPYTER_RUNTIME_DIR": "/tmp/.runtime", "PYTHONDONTWRITEBYTECODE": "1"},
+            volumes={str(paths["grader"]): {"bind": "/grader", "mode": "ro"}},
+            tmpfs={"/tmp": hardening.tmpfs(TMP_SIZE)},
+            environment=hardening.environment(home="/tmp", JUPYTER_RUNTIME_DIR="/tmp/.runtime"),
             working_dir="/tmp",
-            **_hardening(limits, limits.checker_memory),
+            detach=True,
+            **hardening.options(_limits(limits, limits.checker_memory), network=f"container:{kernel.id}",
+                                log_size=CHECKER_LOG),
         )
 
     # --- waiting, and the verdict ---
 
-    def _wait(self, job: Job, kernel, checker, result_path: Path) -> Result:
-        deadline = time.monotonic() + job.limits.time_limit + STARTUP_GRACE + 30
+    @staticmethod
+    def deadline(job: Job) -> float:
+        """Seconds a run may take from the start of its containers, at most."""
+        return job.limits.time_limit + STARTUP_GRACE + 30
+
+    def _wait(self, job: Job, kernel, checker) -> Result:
+        deadline = time.monotonic() + self.deadline(job)
         timed_out = False
         while True:
             checker.reload()
@@ -234,7 +240,7 @@ class Sandbox:
                 except docker.errors.APIError:
                     pass
             container.reload()
-        report = self._read_result(result_path)
+        report = self._read_result(checker)
         result = Result("error")
         if report:
             result.tests = report.get("tests", [])
@@ -264,13 +270,17 @@ class Sandbox:
         return result
 
     @staticmethod
-    def _read_result(path: Path) -> dict | None:
+    def _read_result(checker) -> dict | None:
+        """The checker's last complete result line on its stdout (it prints one as it goes, so a run cut
+        short still has the list of tests and their points)."""
         try:
-            if path.stat().st_size > RESULT_LIMIT:
-                return None
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            out = checker.logs(stdout=True, stderr=False)
+        except docker.errors.DockerException:
             return None
+        return parse_result(out)
+
+    @staticmethod
+    def clean_result(data) -> dict | None:
         if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
             return None
         tests = []
@@ -285,6 +295,21 @@ class Sandbox:
                  for c in data.get("cells") or [] if isinstance(c, dict)]
         return {"status": str(data.get("status")), "message": str(data.get("message") or "")[:4000],
                 "tests": tests, "cells": cells}
+
+
+def parse_result(out: bytes) -> dict | None:
+    """The last result line of the checker's stdout that is valid JSON, cleaned; None if there is none."""
+    for line in reversed(out.splitlines()):
+        if not line.strip() or len(line) > RESULT_LIMIT:
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        report = Sandbox.clean_result(data)
+        if report is not None:
+            return report
+    return None
 
 
 def _tail(container, lines: int = 15) -> str:

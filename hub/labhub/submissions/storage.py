@@ -120,6 +120,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class TooManyVersions(Exception):
+    """The student has the most versions of this assignment the lab keeps."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"{limit} versions kept already")
+        self.limit = limit
+
+
 def _row(row) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
@@ -204,9 +212,18 @@ class Store:
 
     # --- submissions ---
 
+    def version_count(self, assignment_pk: int, student: str) -> int:
+        with self.engine.connect() as db:
+            return db.execute(
+                select(func.max(submissions.c.version))
+                .where(submissions.c.assignment == assignment_pk, submissions.c.student == student)
+            ).scalar() or 0
+
     def add_submission(self, assignment_pk: int, student: str, filename: str, digest: str, size: int,
-                       at: float, late: bool, via: str) -> dict:
-        """A new version (previous versions stay); the version number comes from the database."""
+                       at: float, late: bool, via: str, max_versions: int | None = None) -> dict:
+        """A new version (previous versions stay); the version number comes from the database.
+        TooManyVersions when the student has `max_versions` already (checked in the same transaction,
+        so parallel uploads cannot pass it)."""
         for _ in range(20):
             try:
                 with self.engine.begin() as db:
@@ -214,6 +231,8 @@ class Store:
                         select(func.max(submissions.c.version))
                         .where(submissions.c.assignment == assignment_pk, submissions.c.student == student)
                     ).scalar()
+                    if max_versions is not None and (last or 0) >= max_versions:
+                        raise TooManyVersions(max_versions)
                     result = db.execute(insert(submissions).values(
                         assignment=assignment_pk, student=student, version=(last or 0) + 1, filename=filename,
                         sha256=digest, size=size, submitted_at=at, late=late, via=via))

@@ -1,10 +1,11 @@
 """The sessions service in swarm mode: the same idle and max-age rules, for servers on any node.
 
-A server is found by its service's labels through the swarm manager, and asked about its kernels at
-the address the hub itself uses (labhub.swarm.nodes.task_address). A swarm manager cannot exec into a
-container on another node, so the in-container status file (`lab-session`) and terminal warnings are
-single-host features; the GPU-idle rule reads no GPU utilisation here either, so a GPU holder is
-stopped by its idle timeout and max age only (docs/scale-out.md).
+A server is found by its service's labels through the swarm manager, and judged like on one host from
+the hub's data only: each server reports its own activity (busy kernels included) to the hub with its
+own token, so the service never calls a user's server, on whatever node it runs. A swarm manager
+cannot exec into a container on another node, so the in-container status file (`lab-session`) and
+terminal warnings are single-host features; the GPU-idle rule reads no GPU utilisation here either,
+so a GPU holder is stopped by its idle timeout and max age only (docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -14,26 +15,22 @@ from dataclasses import dataclass
 
 from ..sessions.service import SessionsService
 from ..spawner import LABEL_SERVER, LABEL_USER
-from .nodes import live_task, node, task_address
+from .nodes import live_task, node
 
 log = logging.getLogger("labhub.sessions")
 
 
 @dataclass(frozen=True)
 class SwarmServer:
-    """What the sessions service needs of a server: where it answers, and its labels."""
+    """What the sessions service needs of a server: its swarm service and labels."""
 
     name: str  # the service
-    base: str  # http://<address>:<port>
     labels: dict
 
 
 class SwarmSessionsService(SessionsService):
-    def __init__(self, *args, reach: str, port: int = 8888, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.reach, self.port = reach, port
-
     def container_of(self, username: str, servername: str) -> SwarmServer | None:
+        """The server's swarm service while a task of it runs on a ready node; else it is not judged."""
         api = self.docker.api
         services = api.services(filters={"label": [f"{LABEL_USER}={username}", f"{LABEL_SERVER}={servername}"]})
         for service in services:
@@ -41,16 +38,9 @@ class SwarmSessionsService(SessionsService):
             if task is None or task["Status"]["State"] != "running":
                 continue
             where = node(api, task["NodeID"])
-            if where is None or where.state != "ready":
-                continue
-            found = task_address(api, task, self.reach, self.network, self.port)
-            if found is not None:
-                return SwarmServer(service["Spec"]["Name"], f"http://{found[0]}:{found[1]}",
-                                   dict(service["Spec"].get("Labels") or {}))
+            if where is not None and where.state == "ready":
+                return SwarmServer(service["Spec"]["Name"], dict(service["Spec"].get("Labels") or {}))
         return None
-
-    def server_url(self, container: SwarmServer, server: dict) -> str:
-        return f"{container.base}{server['url']}"
 
     def write_status(self, container, profile, obs, decision, now) -> None:
         pass  # no exec through a swarm manager (module docstring)

@@ -1,9 +1,10 @@
-"""What every labhub image promises: non-root, tini as PID 1, the hub's jupyterhub, a working server,
-and `pip install --user` into the home volume."""
+"""What every labhub image promises: non-root, tini as PID 1, the hub's jupyterhub, a working server
+with the labhub-lab extension (a busy kernel is activity), and `pip install --user` into the home volume."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -85,3 +86,82 @@ def test_everything_in_home_belongs_to_the_user(image):
     # A new home volume starts as a copy of the image's home: a root-owned folder there breaks the user.
     out = docker_run(image, "find /home/jovyan ! -user jovyan -printf '%p\\n' | head -5")
     assert out.strip() == ""
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_labhub_lab_server_extension_is_installed_and_enabled(image):
+    out = docker_run(image, "jupyter server extension list 2>&1")
+    lines = [ANSI.sub("", line).strip() for line in out.splitlines()]
+    assert "labhub_lab enabled" in lines
+    assert any(re.fullmatch(r"labhub_lab \d+\.\d+\.\d+ OK", line) for line in lines), lines
+
+
+# Runs inside the container, beside a real server with labhub-lab: a kernel is made busy with a loop
+# that prints nothing, then the server's last_activity must move past the kernel's last message while
+# the kernel stays busy. Every poll passes no_track_activity, so the API's own activity stays still,
+# and a silent kernel sends no messages: only the extension can move it.
+BUSY_PROBE = r"""
+import asyncio, json, time, urllib.request, uuid
+from datetime import datetime
+from tornado.websocket import websocket_connect
+from tornado.httpclient import HTTPRequest
+
+BASE, AUTH = "http://127.0.0.1:8888", {"Authorization": "token probe"}
+
+def api(method, path):
+    req = urllib.request.Request(f"{BASE}/api/{path}", method=method, headers=AUTH, data=b"{}" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+def ts(iso):
+    return datetime.fromisoformat(iso).timestamp()
+
+async def main():
+    kernel = api("POST", "kernels")["id"]
+    ws = await websocket_connect(HTTPRequest(f"ws://127.0.0.1:8888/api/kernels/{kernel}/channels", headers=AUTH))
+    msg_id = uuid.uuid4().hex
+    ws.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "username": "probe", "session": uuid.uuid4().hex, "msg_type": "execute_request", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": "import time\nt = time.time()\nwhile time.time() - t < 40:\n    pass\n", "silent": False,
+                    "store_history": False, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+        if msg.get("parent_header", {}).get("msg_id") == msg_id and msg["content"].get("execution_state") == "busy":
+            break
+    deadline, polls = time.monotonic() + 30, []
+    while time.monotonic() < deadline:
+        model = api("GET", f"kernels/{kernel}?no_track_activity=1")
+        server = ts(api("GET", "status?no_track_activity=1")["last_activity"])
+        polls.append({"state": model["execution_state"], "kernel": ts(model["last_activity"]), "server": server})
+        if model["execution_state"] == "busy" and server > ts(model["last_activity"]) + 3:
+            break
+        await asyncio.sleep(0.5)
+    print(json.dumps(polls))
+
+asyncio.run(main())
+"""
+
+
+def test_a_busy_silent_kernel_counts_as_server_activity(image):
+    name = f"labhub-imgtest-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "-e", "LABHUB_ACTIVITY_INTERVAL=1", image, "jupyter",
+                    "server", "--ServerApp.token=probe", "--ServerApp.ip=127.0.0.1"], check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 120
+        while subprocess.run(["docker", "exec", name, "curl", "-fsS", "-H", "Authorization: token probe",
+                              "http://127.0.0.1:8888/api/status"], capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "server did not answer"
+            time.sleep(0.5)
+        probe = subprocess.run(["docker", "exec", name, "python", "-c", BUSY_PROBE], capture_output=True, text=True,
+                               timeout=180)
+        assert probe.returncode == 0, probe.stderr
+        polls = json.loads(probe.stdout)
+        last = polls[-1]
+        assert last["state"] == "busy" and last["server"] > last["kernel"] + 3, polls
+        # While busy and silent, the kernel's own last message stood still: the activity is the extension's.
+        assert {p["kernel"] for p in polls if p["state"] == "busy"} == {last["kernel"]}, polls
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
