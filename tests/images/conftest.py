@@ -3,6 +3,7 @@ against every image whose lineage contains X (base-notebook tests run on all ima
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -41,6 +42,24 @@ def docker_run(image: str, script: str, *args: str, timeout: float = 300) -> str
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+UNCOMPILED = """
+import importlib, importlib.util, json, os, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+venv = os.environ["VENV"] + "/"
+files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+print(json.dumps(sorted(f for f in files if f and f.startswith(venv) and f.endswith(".py")
+                        and not os.path.exists(importlib.util.cache_from_source(f)))))
+"""
+
+
+def uncompiled(image: str, modules: list[str]) -> list[str]:
+    """The venv's source files that importing `modules` loads without a compiled .pyc beside them
+    (images/base-notebook/compile-bytecode compiles them at build time)."""
+    out = docker_run(image, f"python -c '{UNCOMPILED}' {' '.join(modules)} 2>/dev/null", "-e", "HOME=/tmp")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.images.conftest import docker_run, pin
+from tests.images.conftest import docker_run, pin, uncompiled
 
 TRAIN = r"""
 import os
@@ -28,3 +28,7 @@ def test_data_science_stack_imports(image):
 def test_keras_model_trains_one_epoch_and_loss_falls(image):
     before, after = map(float, docker_run(image, f"python -c '{TRAIN}' 2>/dev/null").split())
     assert after < before * 0.5, (before, after)
+
+
+def test_importing_tensorflow_finds_every_module_compiled(image):
+    assert uncompiled(image, ["tensorflow", "numpy", "pandas", "matplotlib.pyplot", "sklearn"]) == []
