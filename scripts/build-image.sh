@@ -80,7 +80,12 @@ build_log="$build_dir/$name.build.log"
 plain_log() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^[[:space:]]*//' "$build_log"; }
 first_match() { plain_log | grep -m 1 -E "$1" || true; }
 last_match() { plain_log | grep -E "$1" | tail -n 1 || true; }
-if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$context" 2>&1 | tee "$build_log" >&2; then
+# The full output goes to the log; the terminal gets one line per Dockerfile step (BUILD_VERBOSE=1: all).
+progress() {
+  if [ "${BUILD_VERBOSE:-0}" = 1 ]; then cat >&2; return; fi
+  grep --line-buffered -E '^Step [0-9]+/[0-9]+ : ' | cut -c1-110 | sed -u "s/^/[build $name]   /" >&2 || true
+}
+if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$context" 2>&1 | tee "$build_log" | progress; then
   # Name the cause in the last line, not only somewhere in the scroll-back above it.
   download='Failed to fetch|Could not connect|Temporary failure resolving|Connection refused|ProxyError|NewConnectionError'
   if cause=$(first_match CERTIFICATE_VERIFY_FAILED) && [ -n "$cause" ]; then
@@ -89,7 +94,7 @@ if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$
     hint="a download failed: the build needs the Debian mirror and PyPI (an HTTP proxy goes in DOCKER_BUILD_ARGS='--build-arg https_proxy=...')"
   else
     cause=$(last_match '(^|[[:space:]])E: |ERROR:|No matching distribution|returned a non-zero code')
-    hint="see the build output above"
+    hint="see the end of the full log"
   fi
   die "docker build of $image failed: ${cause:-no error line found} -- $hint (full log: $build_log)"
 fi

@@ -13,6 +13,7 @@ import shlex
 import sys
 
 from .auth import ADMIN_USER_ENV
+from .backup.cli import add_commands as add_backup_commands
 from .errors import ConfigError
 from .gpu.cli import add_commands as add_gpu_commands
 from .metrics.promconfig import add_command as add_monitoring_config
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     info.set_defaults(func=_info)
     add_monitoring_config(sub)
     add_gpu_commands(sub)
+    add_backup_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
