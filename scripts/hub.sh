@@ -33,6 +33,9 @@ start)
       else
         echo "log in as '$ADMIN' (password: the one you set in \$LABHUB_ADMIN_PASSWORD on first start)"
       fi
+      for other in "$STATE_DIR"/admin-password-*; do
+        [ -f "$other" ] && echo "the other admin '${other##*/admin-password-}' has the password in $other"
+      done
       echo "new users sign up at $URL/hub/signup; approve them at $URL/hub/authorize"
       echo "stop with 'make down' (user data is kept); log: $log"
       exit 0
