@@ -46,9 +46,8 @@ host-deps: ## Install host tools the hub needs (configurable-http-proxy)
 	@scripts/host-deps.sh hub
 
 $(VENV)/.installed: hub/pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -c constraints.txt -e 'hub[test]'
-	touch $@
+	@scripts/make-venv.sh $(PYTHON) $(VENV)
+	@touch $@
 
 .PHONY: venv
 venv: $(VENV)/.installed ## Create the hub's Python virtualenv (.venv)
@@ -98,6 +97,10 @@ backup: venv ## Save state, stores and home volumes into a dated snapshot in BAC
 	@test -n "$(BACKUP_DIR)" || { echo "make backup: give BACKUP_DIR=<folder of the snapshots> (docs/admin.md)" >&2; exit 2; }
 	@if [ -z "$${LABHUB_CONFIG:-}" ] && [ -f labhub.yaml ]; then export LABHUB_CONFIG="$$PWD/labhub.yaml"; fi; \
 	  $(VENV)/bin/labhub backup "$(BACKUP_DIR)"
+
+.PHONY: cert
+cert: venv ## Make a self-signed TLS certificate for HOST=<name> in the state folder; prints the hub.tls settings
+	@scripts/make-cert.sh "$(HOST)"
 
 # ---- tests and benchmarks ----
 .PHONY: test

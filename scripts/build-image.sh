@@ -27,7 +27,6 @@ if [ -n "${EXTRA_CA_BUNDLE:-}" ]; then
   [ -r "$EXTRA_CA_BUNDLE" ] || die "EXTRA_CA_BUNDLE=$EXTRA_CA_BUNDLE is not a readable file"
   grep -q "BEGIN CERTIFICATE" "$EXTRA_CA_BUNDLE" || die "EXTRA_CA_BUNDLE=$EXTRA_CA_BUNDLE holds no PEM certificate"
   cp "$EXTRA_CA_BUNDLE" "$build_dir/extra-ca.crt"
-  log "trusting the extra CA bundle $EXTRA_CA_BUNDLE"
 else
   : >"$build_dir/extra-ca.crt"
 fi
@@ -73,17 +72,20 @@ fi
 
 context="$root/images"
 [ "$name" = hub ] && context="$root"   # the hub image installs the labhub package from hub/
-log "docker build -t $image"
 start=$(date +%s)
 build_log="$build_dir/$name.build.log"
 # The first/last line of the build log matching an extended regex, without colour codes and indent.
 plain_log() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^[[:space:]]*//' "$build_log"; }
 first_match() { plain_log | grep -m 1 -E "$1" || true; }
 last_match() { plain_log | grep -E "$1" | tail -n 1 || true; }
-# The full output goes to the log; the terminal gets one line per Dockerfile step (BUILD_VERBOSE=1: all).
+# The full output goes to the log; the terminal gets one line per Dockerfile step that runs (a cached
+# step is silent), as it starts (BUILD_VERBOSE=1: everything).
 progress() {
   if [ "${BUILD_VERBOSE:-0}" = 1 ]; then cat >&2; return; fi
-  grep --line-buffered -E '^Step [0-9]+/[0-9]+ : ' | cut -c1-110 | sed -u "s/^/[build $name]   /" >&2 || true
+  awk -v tag="[build $name]   " '
+    /^Step [0-9]+\/[0-9]+ : / { step = substr($0, 1, 100); next }
+    /^ ---> Running in / && step != "" { print tag step; fflush(); step = "" }
+  ' >&2 || true
 }
 if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$context" 2>&1 | tee "$build_log" | progress; then
   # Name the cause in the last line, not only somewhere in the scroll-back above it.
@@ -100,6 +102,6 @@ if ! docker build "${args[@]}" -t "$image" -f "$root/images/$name/Dockerfile" "$
 fi
 secs=$(( $(date +%s) - start ))
 size=$(docker image inspect -f '{{.Size}}' "$image")
-log "built $image in ${secs}s, size $(awk -v s="$size" 'BEGIN{printf "%.2f GB", s/1e9}')"
+log "built $image in ${secs}s (full log: $build_log), size $(awk -v s="$size" 'BEGIN{printf "%.2f GB", s/1e9}')"
 printf '{"image": "%s", "build_seconds": %d, "size_bytes": %d, "built_at": "%s"}\n' \
   "$image" "$secs" "$size" "$(date -u +%FT%TZ)" >"$root/images/.build/$name.build.json"

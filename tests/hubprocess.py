@@ -46,14 +46,19 @@ class Hub:
     profiles: list[dict] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     extra_env: dict = field(default_factory=dict)  # on top of `env`, e.g. {"LABHUB_ADMIN_USER": "alice"}
+    # {"cert": path, "key": path}: served over https (hub.tls); clients then trust exactly that certificate.
+    tls: dict | None = None
 
     def __post_init__(self):
         port, hub_port, api_port = free_port(), free_port(), free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
+        # What `requests` checks the hub's certificate against (`verify=`); True: the system's CAs.
+        self.verify = str(self.tls["cert"]) if self.tls else True
         self.prefix = self.name
         base = {
             "hub": {"bind_url": self.url, "hub_port": hub_port, "proxy_api_port": api_port,
-                    "state_dir": "state", "admin_users": [ADMIN]},
+                    "state_dir": "state", "admin_users": [ADMIN],
+                    **({"tls": {k: str(v) for k, v in self.tls.items()}} if self.tls else {})},
             "auth": {"native": {"open_signup": False, "allowed_failed_logins": 3, "seconds_before_next_try": 60}},
             "spawner": {"network": f"{self.name}-net", "container_prefix": self.prefix,
                         "home_volume": f"{self.name}-home-{{username}}", "profiles_dir": "profiles",
@@ -90,7 +95,7 @@ class Hub:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(f"{self.url}/hub/health", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/hub/health", timeout=2, verify=self.verify).status_code == 200:
                     return
             except requests.RequestException:
                 pass
@@ -133,12 +138,21 @@ def running_hub(workdir: Path, **kwargs) -> Iterator[Hub]:
         hub.cleanup_docker()
 
 
+def tls_session(hub: Hub) -> requests.Session:
+    """A requests session that checks a TLS hub's certificate against the one it was given."""
+    session = requests.Session()
+    session.verify = hub.verify
+    if hub.tls:
+        session.trust_env = False  # else $REQUESTS_CA_BUNDLE overrides session.verify (requests#3829)
+    return session
+
+
 class Client:
     """A logged-in user of the hub: browser-like session (cookies + XSRF) and an API token."""
 
     def __init__(self, hub: Hub, username: str, password: str):
         self.hub, self.name = hub, username
-        self.session = requests.Session()
+        self.session = tls_session(hub)
         self.session.get(f"{hub.url}/hub/login", timeout=10)
         r = self.session.post(
             f"{hub.url}/hub/login",
@@ -154,6 +168,7 @@ class Client:
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
+        kwargs.setdefault("verify", self.hub.verify)
         return requests.request(method, f"{self.hub.url}/hub/api{path}", headers=headers, timeout=60, **kwargs)
 
     def start_server(self, profile: str | None = None, **options) -> requests.Response:
@@ -191,12 +206,13 @@ class Client:
     def lab(self, method: str, path: str, **kwargs) -> requests.Response:
         """A request to the user's own Jupyter server, through the proxy, with the user's token."""
         headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
+        kwargs.setdefault("verify", self.hub.verify)
         return requests.request(method, f"{self.hub.url}/user/{self.name}{path}", headers=headers,
                                 timeout=60, **kwargs)
 
 
 def sign_up(hub: Hub, username: str, password: str = USER_PASSWORD) -> requests.Response:
-    s = requests.Session()
+    s = tls_session(hub)
     s.get(f"{hub.url}/hub/signup", timeout=10)
     return s.post(f"{hub.url}/hub/signup", timeout=30, data={
         "username": username, "signup_password": password, "signup_password_confirmation": password,

@@ -15,10 +15,8 @@ import asyncio
 import os
 import re
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import bcrypt
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import ChangePasswordAdminHandler as NativeChangePasswordAdminHandler
 from nativeauthenticator.handlers import ChangePasswordHandler as NativeChangePasswordHandler
@@ -33,6 +31,7 @@ from traitlets import Instance, Int, List, Unicode, default
 
 from .errors import ConfigError
 from .model import USERNAME_PATTERN, USERNAME_RULE
+from .passwords import hash_password, hashing, password_matches
 from .ratelimit import RateLimiter, client_address, in_networks, networks
 
 ADMIN_USER_ENV = "LABHUB_ADMIN_USER"
@@ -42,23 +41,6 @@ AUTHENTICATOR_CLASSES = {
     "oauth": ("oauthenticator.generic", "GenericOAuthenticator", "oauthenticator"),
     "ldap": ("ldapauthenticator", "LDAPAuthenticator", "jupyterhub-ldapauthenticator"),
 }
-
-# bcrypt releases the GIL. Half the cores (at least 2) hash at once: a class logging in together is
-# served in parallel, and a flood of logins never takes every core from the rest of the hub.
-_HASH_POOL = ThreadPoolExecutor(max_workers=max(2, (os.cpu_count() or 2) // 2), thread_name_prefix="labhub-bcrypt")
-
-
-async def _hashing(fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(_HASH_POOL, fn, *args)
-
-
-def hash_password(password: str) -> bytes:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt())
-
-
-def password_matches(password: str, hashed: bytes) -> bool:
-    return bcrypt.checkpw(password.encode(), hashed)
-
 
 def admin_password_path(first_admin_file: Path, first_admin: str, name: str) -> Path:
     """Where a generated admin password is written: the first admin's file, or <file>-<name> for the others."""
@@ -144,7 +126,7 @@ class _LoginHandler(_Guarded, NativeLoginHandler):
             return
         error = "Invalid username or password."
         info = self.authenticator.get_user(username)
-        if info is not None and not info.is_authorized and await _hashing(
+        if info is not None and not info.is_authorized and await hashing(
                 password_matches, data.get("password", ""), info.password):
             error = f"User {username} has not been authorized by an administrator yet."
         elif self.authenticator.is_blocked(self.authenticator.normalize_username(username)):
@@ -212,7 +194,7 @@ class _ChangePasswordHandler(NativeChangePasswordHandler):
         old = self.get_body_argument("old_password", "", strip=False)
         new = self.get_body_argument("new_password", "", strip=False)
         info = auth.get_user(user.name)
-        if info is None or not await _hashing(password_matches, old, info.password):
+        if info is None or not await hashing(password_matches, old, info.password):
             alert, message = "alert-danger", "Your current password was incorrect. Please try again."
         elif new != self.get_body_argument("new_password_confirmation", "", strip=False):
             alert, message = "alert-danger", "Your new password didn't match the confirmation. Please try again."
@@ -284,7 +266,9 @@ class LabNativeAuthenticator(NativeAuthenticator):
         self._ensure_admins()
 
     def get_handlers(self, app):
-        return [(path, _HANDLERS.get(path, handler)) for path, handler in super().get_handlers(app)]
+        from .rosterhub import HANDLERS as ROSTER_HANDLERS  # class rosters make accounts of this authenticator
+
+        return [(path, _HANDLERS.get(path, handler)) for path, handler in super().get_handlers(app)] + ROSTER_HANDLERS
 
     # --- attempts per address ---------------------------------------------------------------------
 
@@ -309,7 +293,7 @@ class LabNativeAuthenticator(NativeAuthenticator):
         user = self.get_user(username)
         if not user or (self.allowed_failed_logins and self.is_blocked(username)):
             return None
-        password_ok = await _hashing(password_matches, data.get("password", ""), user.password)
+        password_ok = await hashing(password_matches, data.get("password", ""), user.password)
         token_ok = not user.has_2fa or user.is_valid_token(data.get("2fa"))
         if user.is_authorized and password_ok and token_ok:
             self.successful_login(username)
@@ -345,7 +329,7 @@ class LabNativeAuthenticator(NativeAuthenticator):
         name = self.normalize_username(username)
         if self.sign_up_problem(username, password, password) or not self.validate_username(name):
             return None
-        hashed = await _hashing(hash_password, password)
+        hashed = await hashing(hash_password, password)
         if self.user_exists(name):  # signed up by someone else while hashing
             return None
         try:
@@ -361,7 +345,7 @@ class LabNativeAuthenticator(NativeAuthenticator):
         info = self.get_user(username)
         if info is None or not self.is_password_strong(new_password):
             return False
-        hashed = await _hashing(hash_password, new_password)
+        hashed = await hashing(hash_password, new_password)
         info.password = hashed
         self.db.commit()
         return True

@@ -3,6 +3,8 @@
   labhub check            validate the settings and every profile; print what the lab offers
   labhub info --shell     STATE_DIR, URL, ADMIN and CONTAINER_PREFIX of the current settings, as shell assignments
   labhub monitoring-config  Prometheus' configuration for this lab (docs/monitoring.md)
+  labhub homes list|grow  bounded home folders (labhub.homescli)
+  labhub users import|export  class rosters (docs/admin.md)
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from .auth import ADMIN_USER_ENV
 from .backup.cli import add_commands as add_backup_commands
 from .errors import ConfigError
 from .gpu.cli import add_commands as add_gpu_commands
+from .homescli import add_commands as add_homes_commands
 from .metrics.promconfig import add_command as add_monitoring_config
 from .profiles import load_profiles
+from .rostercli import add_commands as add_users_commands
 from .settings import load_settings
 
 
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     add_monitoring_config(sub)
     add_gpu_commands(sub)
     add_backup_commands(sub)
+    add_homes_commands(sub)
+    add_users_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -13,6 +13,7 @@ from .auth import ADMIN_USER_ENV, LabNativeAuthenticator, external_authenticator
 from .errors import ConfigError
 from .gpu import managed_service as gpu_service
 from .gpu.hubside import configure_gpu
+from .homes import configure_homes
 from .metrics import managed_service as metrics_service
 from .metrics.hub import configure_hub_metrics
 from .network import ensure_network
@@ -25,8 +26,14 @@ from .settings import Settings
 from .spawner import LabSpawner
 from .state import ensure_secret, ensure_state_dir
 from .swarm.hubside import configure_swarm, docker_environment
+from .tls import configure_tls
 
 
+
+
+# labhub's page.html (title, logo) first on the hub's template path; see templates/page.html.
+BRANDING_TEMPLATES = [str(Path(__file__).parent / "templates")]
+LOGO = Path(__file__).parent / "branding" / "logo.svg"
 
 
 def docker_client() -> docker.DockerClient:
@@ -64,6 +71,8 @@ def configure(c, settings: Settings) -> None:
     c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
     # User servers outlive a hub restart; the hub finds them again from its database.
     c.JupyterHub.cleanup_servers = False
+    # HTTPS at the proxy: Secure cookies and HSTS (labhub.tls); services and servers get cookie options.
+    tls_environment = configure_tls(c, settings)
 
     # --- authentication ---
     admin = os.environ.get(ADMIN_USER_ENV) or hub.admin_users[0]
@@ -72,8 +81,10 @@ def configure(c, settings: Settings) -> None:
     auth = settings.auth
     if auth.kind == "native":
         c.JupyterHub.authenticator_class = LabNativeAuthenticator
-        # nativeauthenticator's pages (login, signup, authorize) come from its own template folder.
-        c.JupyterHub.template_paths = [str(Path(nativeauthenticator.__file__).parent / "templates")]
+        # nativeauthenticator's pages (login, signup, authorize) come from its own template folder,
+        # behind labhub's page.html, which adds nativeauthenticator's menu items itself.
+        c.JupyterHub.template_paths = [*BRANDING_TEMPLATES,
+                                       str(Path(nativeauthenticator.__file__).parent / "templates")]
         native = auth.native
         c.LabNativeAuthenticator.open_signup = native.open_signup
         c.LabNativeAuthenticator.minimum_password_length = native.minimum_password_length
@@ -90,6 +101,7 @@ def configure(c, settings: Settings) -> None:
         # Who may log in is decided by the admin's approval of each sign-up.
         c.Authenticator.allow_all = True
     else:
+        c.JupyterHub.template_paths = BRANDING_TEMPLATES
         cls = external_authenticator(auth.kind, auth.options)
         c.JupyterHub.authenticator_class = cls
         for key, value in auth.options.items():
@@ -116,11 +128,19 @@ def configure(c, settings: Settings) -> None:
     c.LabSpawner.state_dir = str(state)
     # Spawns are queued by labhub's admission control instead of refused by JupyterHub's limit.
     c.JupyterHub.concurrent_spawn_limit = 0
+    # Bounded homes (homes.size, a profile's home_size): re-attached here, after a reboot or a dockerd restart.
+    configure_homes(c, settings, profiles, None if swarm else docker_client())
 
-    # --- session limits: the hub's view of activity must be fresh enough for the idle timeouts ---
-    c.JupyterHub.last_activity_interval = settings.sessions.activity_interval
+    # --- session limits: a server's last_activity is what the server itself reports (labhub-lab:
+    # interaction, busy kernels, kernel and terminal traffic), never the proxy's route activity,
+    # which every background poll of an open tab moves. 0 turns off the hub's periodic
+    # update_last_activity (JupyterHub.start schedules it only for a non-zero interval). ---
+    c.JupyterHub.last_activity_interval = 0
     c.LabSpawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(settings.sessions.activity_interval)}
-    c.JupyterHub.template_vars = {"announcement": announcement(state)}
+    c.JupyterHub.template_vars = {"announcement": announcement(state), "labhub_native_auth": auth.kind == "native"}
+    c.JupyterHub.logo_file = str(LOGO)  # labhub's mark on every hub page, instead of JupyterHub's
+    # Their OAuth cookies Secure too (HubAuth reads JUPYTERHUB_COOKIE_OPTIONS); not a credential.
+    c.LabSpawner.environment = {**c.LabSpawner.environment, **tls_environment}
 
     # --- GPU leases (inventory, queue, quotas; docs/gpu.md) ---
     configure_gpu(c, settings, docker_client())
@@ -134,7 +154,8 @@ def configure(c, settings: Settings) -> None:
         c,
         [svc for svc in services if svc is not None],
         cwd=str(settings.base_dir),
-        environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", ""), **docker_environment()},
+        environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", ""), **docker_environment(),
+                     **tls_environment},
     )
     # Admission figures on /hub/metrics, and Prometheus' read:metrics token (docs/monitoring.md).
     configure_hub_metrics(c, settings)

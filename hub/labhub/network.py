@@ -6,6 +6,7 @@ import docker
 import docker.errors
 
 from .errors import ConfigError
+from .labels import NETWORK as LABEL_NETWORK
 
 
 def ensure_network(client: docker.DockerClient, name: str, isolate: bool) -> str:
@@ -18,7 +19,7 @@ def ensure_network(client: docker.DockerClient, name: str, isolate: bool) -> str
         network = client.networks.get(name)
     except docker.errors.NotFound:
         options = {"com.docker.network.bridge.enable_icc": "false"} if isolate else {}
-        network = client.networks.create(name, driver="bridge", options=options, labels={"labhub.network": "1"})
+        network = client.networks.create(name, driver="bridge", options=options, labels={LABEL_NETWORK: "1"})
         network.reload()
     icc = network.attrs.get("Options", {}).get("com.docker.network.bridge.enable_icc", "true")
     if isolate and icc != "false":

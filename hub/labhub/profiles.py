@@ -44,6 +44,8 @@ class Profile(Strict):
     groups: list[str] = []  # hub groups allowed to use it; empty: everyone
     weekly_gpu_hours: float | None = Field(None, gt=0)
     max_servers: int | None = Field(None, ge=1)  # servers of this profile running at once
+    # The home's size when started with this profile (else homes.size); a home grows to it, never shrinks.
+    home_size: Size | None = Field(None, ge=16 * 2**20)
     default: bool = False
 
     @model_validator(mode="after")
@@ -68,6 +70,8 @@ class Profile(Strict):
             parts.append(f"{self.gpu.count} whole GPU" + ("s" if self.gpu.count > 1 else ""))
         elif self.gpu.mode == "shared":
             parts.append(f"1/{self.gpu.users_per_gpu} of a GPU")
+        if self.home_size:
+            parts.append(f"{format_size(self.home_size)} home")
         parts.append(f"stops after {format_duration(self.idle_timeout)} idle, {format_duration(self.max_age)} at most")
         return " · ".join(parts)
 

@@ -18,8 +18,9 @@ from .gpu.settings import GpuSettings
 from .metrics.settings import MetricsSettings
 from .sessions.config import SessionsSettings
 from .submissions.config import SubmissionsSettings
-from .model import Duration, IpNetwork, Strict, Username
+from .model import Duration, IpNetwork, Size, Strict, Username
 from .swarm.settings import SwarmSettings, check_modes
+from .tls import TlsSettings, file_problems
 from .yamlfile import read_yaml
 
 CONFIG_ENV = "LABHUB_CONFIG"
@@ -38,6 +39,23 @@ class HubSettings(Strict):
     # Serve every user server on its own subdomain, <user>.<this host> (JupyterHub's subdomain_host),
     # so a user's JavaScript never runs on the hub's origin. Needs wildcard DNS (and a wildcard certificate).
     subdomain_host: str | None = Field(None, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+    # HTTPS served by the proxy (labhub.tls, docs/admin.md); `make cert HOST=...` makes a first one.
+    tls: TlsSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _https_by_default_with_tls(cls, data: Any) -> Any:
+        # With a certificate, the default address is the same loopback one, over https.
+        if isinstance(data, dict) and data.get("tls") and "bind_url" not in data:
+            return {**data, "bind_url": "https://127.0.0.1:8000"}
+        return data
+
+    @model_validator(mode="after")
+    def _scheme_matches_tls(self) -> "HubSettings":
+        if self.tls is not None and not self.bind_url.startswith("https://"):
+            raise ValueError(f"bind_url: {self.bind_url!r} is http but hub.tls is set; write "
+                             f"{'https://' + self.bind_url.partition('://')[2]!r}")
+        return self
 
 
 class RateLimitSettings(Strict):
@@ -90,10 +108,20 @@ class SpawnerSettings(Strict):
     swarm: SwarmSettings = SwarmSettings()
 
 
+class HomesSettings(Strict):
+    # Every user's home at most this big (a filesystem of its own, labhub.homes); a profile's home_size
+    # overrides it. None: homes are plain, unbounded Docker volumes.
+    size: Size | None = Field(None, ge=16 * 2**20)
+    # The homes' image files (sparse); default: <hub.state_dir>/homes. Put it on a disk of its own to keep
+    # the homes' total off the disk of the hub's state.
+    dir: Path | None = None
+
+
 class Settings(Strict):
     hub: HubSettings = HubSettings()
     auth: AuthSettings = AuthSettings()
     spawner: SpawnerSettings = SpawnerSettings()
+    homes: HomesSettings = HomesSettings()
     gpu: GpuSettings = GpuSettings()
     metrics: MetricsSettings = MetricsSettings()
     sessions: SessionsSettings = SessionsSettings()
@@ -112,6 +140,10 @@ class Settings(Strict):
         return self.path(self.hub.state_dir)
 
     @property
+    def homes_dir(self) -> Path:
+        return self.path(self.homes.dir) if self.homes.dir else self.state_dir / "homes"
+
+    @property
     def profiles_dir(self) -> Path:
         return self.path(self.spawner.profiles_dir)
 
@@ -128,6 +160,11 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if "base_dir" in data:
         raise ConfigError(f"{path}: base_dir: unknown key (it is always the file's folder)")
     try:
-        return Settings.model_validate({**data, "base_dir": path.resolve().parent})
+        settings = Settings.model_validate({**data, "base_dir": path.resolve().parent})
     except ValidationError as e:
         raise ConfigError(f"{path}: " + "; ".join(describe(e, Settings))) from None
+    # Files the settings name must be there at start-up, not at the first login.
+    problems = file_problems(settings)
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return settings

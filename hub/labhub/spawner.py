@@ -17,6 +17,10 @@ from traitlets import Instance, Int, Unicode, default
 
 from .admission import Admission, Ticket
 from .gpu.broker import GpuBroker, GpuWait
+from .homes import HomeError, Homes
+from .labels import PROFILE as LABEL_PROFILE
+from .labels import SERVER as LABEL_SERVER
+from .labels import USER as LABEL_USER
 from .profiles import Profile, ProfileSet
 from .sessions.hubside import record_stop
 from .sessions.records import SessionsDB
@@ -29,9 +33,6 @@ _templates = Environment(
 
 # Labels on every user container: how the sessions service, the metrics exporter and `make down`
 # find labhub's containers and map them to users and profiles.
-LABEL_USER = "labhub.user"
-LABEL_PROFILE = "labhub.profile"
-LABEL_SERVER = "labhub.server"
 
 
 def format_literal(obj):
@@ -62,6 +63,8 @@ class LabSpawner(DockerSpawner):
     state_dir = Unicode("", help="The hub's state folder (stop records).").tag(config=True)
     gpu = Instance(GpuBroker, allow_none=True, help="GPU leasing (labhub.gpu); None: no GPUs.").tag(config=True)
     gpu_queue_timeout = Int(0, help="Extra start time a GPU profile may spend in the GPU queue.").tag(config=True)
+    homes = Instance(Homes, allow_none=True, help="Bounded homes (labhub.homes); None: plain volumes.").tag(config=True)
+    home_size = Int(None, allow_none=True, help="Lab-wide home size in bytes (homes.size); a profile's home_size wins.").tag(config=True)
 
     profile: Profile | None = None
     _ticket: Ticket | None = None
@@ -100,11 +103,17 @@ class LabSpawner(DockerSpawner):
     def _options_form_default(self):
         return self._render_form
 
-    def _render_form(self, spawner=None) -> str:
+    def off_loop(self, fn, *args):
+        """Runs a blocking call (Docker API, SQLite) on DockerSpawner's executor, like its own Docker
+        calls, so the hub's event loop keeps serving everyone else meanwhile."""
+        return asyncio.wrap_future(self.executor.submit(fn, *args))
+
+    async def _render_form(self, spawner=None) -> str:
         allowed = self.allowed_profiles()
         if not allowed:
             return "<p>No runtime is open to your account yet. Ask an admin to add you to a group.</p>"
-        items = [{"profile": p, "note": self.unavailable_reason(p)} for p in allowed]
+        notes = await self.off_loop(lambda: [self.unavailable_reason(p) for p in allowed])
+        items = [{"profile": p, "note": note} for p, note in zip(allowed, notes)]
         previous = (self.user_options or {}).get("profile")
         available = [i["profile"].slug for i in items if not i["note"]]
         default = self.profiles.default_for(self._user_groups(), bool(self.user.admin))
@@ -157,14 +166,14 @@ class LabSpawner(DockerSpawner):
         return LabSpawner._apply_profile
 
     @staticmethod
-    def _apply_profile(spawner: LabSpawner, user_options: dict) -> None:
+    async def _apply_profile(spawner: LabSpawner, user_options: dict) -> None:
         profile = spawner.resolve_profile(user_options)
-        reason = spawner.unavailable_reason(profile)
+        reason = await spawner.off_loop(spawner.unavailable_reason, profile)
         if reason:
             raise web.HTTPError(503, f"Runtime {profile.display_name!r}: {reason}")
-        spawner.check_capacity(profile)
+        await spawner.off_loop(spawner.check_capacity, profile)
         if profile.uses_gpu:
-            spawner.gpu.check_quota(spawner.user.name, spawner._user_groups(), profile)
+            await spawner.off_loop(spawner.gpu.check_quota, spawner.user.name, spawner._user_groups(), profile)
         # A GPU spawn may wait in the GPU queue on top of the usual start time.
         if spawner._cpu_start_timeout is None:
             spawner._cpu_start_timeout = spawner.start_timeout
@@ -214,6 +223,7 @@ class LabSpawner(DockerSpawner):
             if not ticket.admitted.is_set():
                 self.log.info("%s waits in line at position %d", self._log_name, admission.position(ticket))
             async with admission.slot(ticket):
+                await self._prepare_home()
                 ip, port = await super().start()
                 if self.gpu_lease is not None:
                     self.gpu.activate(self.gpu_lease)
@@ -224,6 +234,26 @@ class LabSpawner(DockerSpawner):
             self._release_gpu("start failed")
             raise
         return ip, port
+
+    async def _prepare_home(self) -> None:
+        """A bounded home attached and its volume pointing at it, before the container mounts it."""
+        if self.homes is None:
+            return
+        wanted = (self.profile.home_size if self.profile else None) or self.home_size
+        template = next(k for k, v in self.volumes.items()
+                        if (v if isinstance(v, str) else v.get("bind")) == self.home_dir)
+        volume = self.format_volume_name(template, self)
+        # A container left from a crash holds the volume, which may have to be re-created: DockerSpawner
+        # would remove it right after anyway.
+        old = await self.get_object()
+        if old is not None and self.remove and not old["State"].get("Running"):
+            await self.remove_object()
+        try:
+            await asyncio.to_thread(self.homes.ensure, volume, wanted, self.user.name)
+        except (HomeError, docker.errors.DockerException) as e:
+            self.log.error("Home of %s (%s) is not ready: %s", self._log_name, volume, e)
+            raise web.HTTPError(503, "Your home folder could not be made ready; please ask an admin "
+                                     "(the hub's log says why).") from None
 
     def _release_gpu(self, reason: str) -> None:
         if self.gpu is not None:
@@ -311,9 +341,14 @@ class LabSpawner(DockerSpawner):
         profile = self.profile.slug if self.profile else ""  # DockerSpawner.stop clears the state
         await super().stop(now=now)
         if self.state_dir:
-            reason = record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, crashed,
-                                 crash_detail)
+            reason = await self._record_stop(profile, crashed, crash_detail)
             self.log.info("%s stopped (%s)", self._log_name, reason)
+
+    async def _record_stop(self, profile: str, crashed: bool, detail: str) -> str:
+        def write() -> str:  # SQLite, off the event loop
+            return record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, crashed, detail)
+
+        return await asyncio.to_thread(write)
 
     async def run_post_stop_hook(self):
         # JupyterHub calls stop() only for a server that still runs. A container that ended by itself
@@ -328,7 +363,7 @@ class LabSpawner(DockerSpawner):
             self.log.warning("%s ended by itself: %s", self._log_name, detail)
             if self.state_dir:
                 profile = self.profile.slug if self.profile else container["Config"]["Labels"].get(LABEL_PROFILE, "")
-                record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, True, detail)
+                await self._record_stop(profile, True, detail)
             await self.remove_object()
         except docker.errors.DockerException:
             self.log.exception("Could not clean up the ended container of %s", self._log_name)

@@ -41,6 +41,9 @@ def lab(tmp_path):
 def test_make_up_serves_the_lab_and_make_down_keeps_every_file(lab):
     up = make_lab("up", lab)
     assert up.returncode == 0, up.stdout + up.stderr
+    # A progress report, not a build log: a line per step, full logs in files.
+    printed = (up.stdout + up.stderr).splitlines()
+    assert len(printed) < 40, "\n".join(printed)
     password_file = lab.workdir / "state" / "admin-password"
     assert f"labhub is up: {lab.url}" in up.stdout
     assert f"log in as '{ADMIN}' with the password in {password_file}" in up.stdout

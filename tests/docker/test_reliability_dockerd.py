@@ -1,5 +1,5 @@
 """The Docker engine restarts under a running hub: the hub notices its servers are gone, records why,
-removes what is left of them, and users start again on the same homes.
+removes what is left of them, and users start again on the same homes, a bounded home with its bound.
 
 Restarting dockerd stops every container on the machine: the suite runs on a machine of its own (CI's,
 or a developer's), where that is expected. It needs root and a dockerd it can restart; without them it
@@ -17,11 +17,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.docker.test_reliability import (PROFILES, alive, assert_one_of_each_helper, containers_of, file_text,
+from labhub.homes import detach
+from tests.docker.test_reliability import (IMAGE, PROFILES, alive, assert_one_of_each_helper, containers_of, file_text,
                                            hub_answers, hub_processes, put_file, stops_of, wait_for)
 from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, new_user, running_hub
 
 DOCKER_PID = Path("/var/run/docker.pid")
+BOUNDED = {"slug": "bounded", "display_name": "Bounded home", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "256M",
+           "home_size": "64M"}
+HOME_SIZE = "import os; s = os.statvfs('/home/jovyan'); print(s.f_blocks * s.f_frsize)"
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +51,13 @@ def hub(tmp_path_factory):
     if os.geteuid() != 0 or not (systemd_docker() or DOCKER_PID.exists()):
         pytest.fail("needs root and a dockerd this test can restart (a systemd unit, or /var/run/docker.pid "
                     "as scripts/docker-bootstrap.sh starts it)", pytrace=False)
-    with running_hub(tmp_path_factory.mktemp("dockerd"), name="lhreld", profiles=PROFILES) as hub:
-        yield hub
+    workdir = tmp_path_factory.mktemp("dockerd")
+    try:
+        with running_hub(workdir, name="lhreld", profiles=[*PROFILES, BOUNDED]) as hub:
+            yield hub
+    finally:
+        for image in (workdir / "state" / "homes").glob("*.img"):  # the bounded home's loop device
+            detach(image)
     for pids in hub_processes(hub).values():
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
@@ -59,6 +68,11 @@ def test_hub_recovers_from_a_docker_engine_restart(hub):
     uma = new_user(hub, admin, "uma")
     uma.spawn("small")
     put_file(uma, "model.py", "print('hi')")
+    wes = new_user(hub, admin, "wes")
+    wes.spawn("bounded")
+    put_file(wes, "bounded.txt", "kept")
+    bound = home_size(hub, "wes")
+    assert bound <= 64 * 2**20
 
     restart_dockerd()
 
@@ -76,5 +90,18 @@ def test_hub_recovers_from_a_docker_engine_restart(hub):
     assert requests.get(f"{hub.url}/user/vic/api/status", headers={"Authorization": f"token {vic.token}"},
                         timeout=30).status_code == 200
     assert_one_of_each_helper(hub)
+    # The bounded home comes back with its files and its bound (loop device and volume survive the engine).
+    wait_for("the hub noticing wes's server is gone", lambda: wes.server() is None, 180, 2)
+    wait_for("wes's ended container being removed", lambda: not containers_of(hub, "wes"), 60)
+    wes.spawn("bounded")
+    assert file_text(wes, "bounded.txt") == "kept" and home_size(hub, "wes") == bound
     uma.stop_server()
     vic.stop_server()
+    wes.stop_server()
+
+
+def home_size(hub, user: str) -> int:
+    (container,) = containers_of(hub, user)
+    out = container.exec_run(["python3", "-I", "-c", HOME_SIZE], user="1000:100", workdir="/tmp")
+    assert out.exit_code == 0, out.output
+    return int(out.output)

@@ -5,7 +5,6 @@ kernels included (labhub-lab), with its own token; nothing here is faked or call
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 
@@ -16,6 +15,7 @@ import pytest
 from tests.hubprocess import free_port, new_user, running_hub
 from tests.kernels import execute, start_kernel
 from tests.utils.waiting import holds_for, wait_for
+from tests.utils.sessions import fresh_status, session_status
 
 # Rounds every 2 s; the warning window (WARN) leaves a loaded machine time to load a page and extend.
 IDLE, AGE, WARN, INTERVAL = 50, 90, 40, 2
@@ -36,24 +36,6 @@ def hub(tmp_path_factory):
                      settings={"sessions": {"interval": INTERVAL, "warn_before": WARN, "activity_interval": 2,
                                             "port": free_port()}}) as hub:
         yield hub
-
-
-def session_status(hub, user) -> dict | None:
-    found = docker_client.containers.list(filters={"label": f"labhub.user={user}", "name": hub.prefix})
-    if not found:
-        return None
-    try:
-        out = found[0].exec_run(["cat", "/tmp/labhub-session.json"])
-    except docker.errors.APIError:  # the server stopped between the listing and the read
-        return None
-    return json.loads(out.output) if out.exit_code == 0 else None
-
-
-def fresh_status(hub, user, timeout: float = 60) -> dict:
-    """The status written by a sessions round that began after this call."""
-    after = time.time()
-    return wait_for(lambda: (s := session_status(hub, user)) and s["updated"] > after and s,
-                    timeout, f"a sessions round on {user}'s server")
 
 
 def watch_until_stopped(client, timeout: float) -> list[dict]:

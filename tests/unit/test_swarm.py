@@ -8,7 +8,7 @@ import pytest
 from labhub.errors import ConfigError
 from labhub.gpu.policy import Demand, can_ever_fit, node_of, place
 from labhub.settings import load_settings
-from labhub.swarm.gpus import device_of, inventory_of
+from labhub.swarm.inventory import device_of, inventory_of
 from labhub.swarm.nodes import Node, _node, docker_time
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
+from ..homes import HomeError, Homes
 from ..profiles import load_profiles
 from ..settings import Settings
 from ..units import format_size
@@ -110,17 +111,30 @@ def restore(settings: Settings, snapshot: Path, *, force: bool = False, image: s
             _put_file(snapshot / item["path"], path, 0o600 if item["kind"] == "secret" else item["mode"],
                       sqlite=item["kind"] == "sqlite")
         say(f"state: {len(files)} file(s) restored into {settings.state_dir}")
+        bounded = _bounded_homes(settings) if homes else None
         for item in homes:
             name = _volume_name(settings, item)
             if name in replace:
                 volumes.recreate(name)
+            if bounded is not None:
+                bounded[0].ensure(name, bounded[1], item["user"])
             with _bar(item["size"], f"home {name}") as bar:
                 volumes.restore(name, snapshot / item["path"], bar.update)
             say(f"home {name}: restored ({item['listing']['entries']} entries, {format_size(item['listing']['bytes'])})")
-    except (BackupError, OSError) as e:
+    except (BackupError, HomeError, OSError) as e:
         raise StoppedPartway(f"stopped partway, after changes ({e}); fix the cause and run it again "
                              "with --force") from None
     say(f"restored {snapshot}; start the lab (make up)")
+
+
+def _bounded_homes(settings: Settings):
+    """(Homes, size) when the lab bounds its homes: a restored home is made bounded before it is filled,
+    at the largest size configured (a profile that wants more grows it at start; none ever shrinks)."""
+    sizes = [settings.homes.size] + [p.home_size for p in load_profiles(settings.profiles_dir).profiles]
+    sizes = [size for size in sizes if size is not None]
+    if not sizes:
+        return None
+    return Homes(connect(), settings.homes_dir), max(sizes)
 
 
 def _volume_name(settings: Settings, item: dict) -> str:

@@ -24,6 +24,8 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from ..labels import BACKUP as LABEL_BACKUP
+from ..labels import BACKUP_VOLUME as LABEL_BACKUP_VOLUME
 from ..submissions.hardening import (
     HELPER_LABEL,
     ISOLATED_PYTHON,
@@ -160,8 +162,8 @@ class Volumes:
             return self.client.containers.create(
                 self.image, args or ["-c", "pass"], entrypoint=list(ISOLATED_PYTHON),
                 name=f"{self.owner}-backup-{secrets.token_hex(4)}",
-                labels={HELPER_LABEL: self.owner, KIND_LABEL: "backup", "labhub.backup": self.owner,
-                        "labhub.backup.volume": volume},
+                labels={HELPER_LABEL: self.owner, KIND_LABEL: "backup", LABEL_BACKUP: self.owner,
+                        LABEL_BACKUP_VOLUME: volume},
                 environment=environment(), working_dir="/", tmpfs={"/tmp": tmpfs(16 * 2**20)},
                 volumes={volume: {"bind": MOUNT, "mode": "rw" if writable else "ro"}}, **hardening)
         except docker.errors.ImageNotFound:

@@ -11,6 +11,10 @@ import docker.errors
 from docker.types import DeviceRequest
 from tornado import web
 
+from ..labels import GPU as LABEL_GPU
+from ..labels import GPU_LEASE as LABEL_GPU_LEASE
+from ..labels import GPU_MODE as LABEL_GPU_MODE
+from ..labels import GPU_SOURCE as LABEL_GPU_SOURCE
 from ..units import format_duration
 from .inventory import Inventory
 from .policy import Demand, can_ever_fit
@@ -21,10 +25,6 @@ log = logging.getLogger("labhub.gpu")
 
 # Container labels: which units a container holds under which lease (read by usage.py and the
 # metrics exporter).
-LABEL_GPU = "labhub.gpu"  # comma-separated unit UUIDs
-LABEL_GPU_LEASE = "labhub.gpu.lease"
-LABEL_GPU_MODE = "labhub.gpu.mode"
-LABEL_GPU_SOURCE = "labhub.gpu.source"  # nvml | simulated
 
 MIB = 1024**2
 

@@ -13,9 +13,9 @@ import json
 import os
 import sys
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from ..service.hubapi import hub_api_url, hub_tls_context
 from ..settings import load_settings
 from ..units import format_size
 from .hubside import open_store
@@ -84,14 +84,6 @@ def _leases(args) -> int:
     return 0
 
 
-def _hub_api_url(settings) -> str:
-    url = urlsplit(settings.hub.bind_url)
-    host = url.hostname if url.hostname not in (None, "", "0.0.0.0", "::") else "127.0.0.1"
-    port = f":{url.port}" if url.port else ""
-    base = url.path.rstrip("/")
-    return f"{url.scheme}://{host}{port}{base}/hub/api"
-
-
 def _revoke(args) -> int:
     settings, _inventory, store = _store(args)
     lease = store.lease_for(args.user, args.server)
@@ -99,7 +91,8 @@ def _revoke(args) -> int:
         print(f"labhub gpu revoke: {args.user} holds no GPU lease"
               + (f" for server {args.server!r}" if args.server else ""), file=sys.stderr)
         return 1
-    hub = HubApi(args.hub_api or _hub_api_url(settings), args.token) if args.token else None
+    hub = (HubApi(args.hub_api or hub_api_url(settings), args.token, hub_tls_context(settings))
+           if args.token else None)
     print(revoke(store, lease, hub))
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from ..labels import USER as LABEL_USER
 from ..settings import Settings
 from .broker import GpuBroker, use_device_requests
 from .inventory import load_inventory
@@ -28,7 +29,7 @@ def open_store(settings: Settings, inventory=None) -> LeaseStore:
 def container_states(client) -> dict[str, float | None]:
     """labhub containers by name: None while running (or about to), else when they stopped."""
     states: dict[str, float | None] = {}
-    for c in client.api.containers(all=True, filters={"label": "labhub.user"}):
+    for c in client.api.containers(all=True, filters={"label": LABEL_USER}):
         name = c["Names"][0].lstrip("/") if c.get("Names") else c["Id"]
         if c["State"] in ("running", "paused", "restarting", "created"):
             states[name] = None

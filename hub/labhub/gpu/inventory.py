@@ -8,36 +8,11 @@ NVIDIA_VISIBLE_DEVICES take them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Literal
 
+from .model import GpuUnit, Inventory, Source  # noqa: F401 - re-exported: the inventory's types
 from .settings import GpuSettings, SimulatedGpus
 
-Source = Literal["nvml", "simulated", "none"]
 _SIM_NAMESPACE = uuid.UUID("3f1c2b1e-6a55-4c59-9d7e-8f0f3a1d2c10")
-
-
-@dataclass(frozen=True)
-class GpuUnit:
-    index: str  # "0", or "0:1" for MIG device 1 of GPU 0
-    uuid: str
-    name: str
-    memory: int  # bytes
-    mig: bool = False
-
-
-@dataclass(frozen=True)
-class Inventory:
-    source: Source
-    units: tuple[GpuUnit, ...]
-    detail: str = ""  # why there are no units, for the admin
-
-    def get(self, unit_uuid: str) -> GpuUnit | None:
-        return next((u for u in self.units if u.uuid == unit_uuid), None)
-
-    @property
-    def uuids(self) -> list[str]:
-        return [u.uuid for u in self.units]
 
 
 def simulated_inventory(sim: SimulatedGpus) -> Inventory:
@@ -109,7 +84,7 @@ def load_inventory(settings: GpuSettings) -> Inventory:
     if settings.inventory == "simulated":
         return simulated_inventory(settings.simulated)
     if settings.inventory == "swarm":
-        from ..swarm.gpus import swarm_inventory
+        from ..swarm.inventory import swarm_inventory
 
         return swarm_inventory()
     try:

@@ -8,6 +8,7 @@ stopped through Docker first and the lease released after.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +27,7 @@ log = logging.getLogger("labhub.gpu")
 class HubApi:
     url: str  # e.g. http://127.0.0.1:8081/hub/api
     token: str
+    context: ssl.SSLContext | None = None  # a lab with its own certificate (service.hubapi)
 
     def stop_server(self, user: str, server: str) -> int:
         """DELETE the server; the HTTP status (202/204: stopping or stopped, 400/404: not running)."""
@@ -33,7 +35,7 @@ class HubApi:
         req = urllib.request.Request(self.url.rstrip("/") + path, method="DELETE",
                                      headers={"Authorization": f"token {self.token}"})
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
+            with urllib.request.urlopen(req, timeout=60, context=self.context) as resp:
                 return resp.status
         except urllib.error.HTTPError as e:
             return e.code

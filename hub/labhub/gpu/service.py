@@ -28,6 +28,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..settings import Settings, load_settings
 from ..units import format_size
+from ..tls import service_cookie_settings
 from ..webapi import JsonApiHandler
 from .hubside import container_states, open_store
 from .inventory import Inventory, load_inventory
@@ -159,6 +160,7 @@ def make_app(service: GpuService, prefix: str, cookie_secret: bytes) -> web.Appl
         ],
         cookie_secret=cookie_secret,
         xsrf_cookies=True,
+        **service_cookie_settings(),  # its _xsrf cookie Secure on an https lab
     )
 
 

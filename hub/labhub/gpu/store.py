@@ -18,6 +18,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..service.schema import Migrations, run_script, upgrade_sqlite
 from .policy import Demand, Waiter, can_ever_fit, grant_pass, serve_order
 from .quota import QuotaRefusal, QuotaRules, UsageRecord, check_quota, hours_used
 
@@ -63,6 +64,10 @@ CREATE TABLE IF NOT EXISTS quotas (
     PRIMARY KEY (kind, name)
 );
 """
+
+
+# Version 1 is _SCHEMA as stop 19 (e04e527) made it; a change to it is a new Step here.
+MIGRATIONS = Migrations("gpu", marker_table="leases", create=lambda db: run_script(db, _SCHEMA))
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ class LeaseStore:
         self._lock = _lock_for(self.path)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self._lock, closing(self._connect()) as db:
-            db.executescript(_SCHEMA)  # idempotent; executescript runs in its own transaction
+            upgrade_sqlite(db, MIGRATIONS)
 
     # --- plumbing -------------------------------------------------------------------------------
 

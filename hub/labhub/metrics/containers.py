@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import docker.errors
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from ..spawner import LABEL_PROFILE, LABEL_SERVER, LABEL_USER
+from ..labels import PROFILE as LABEL_PROFILE
+from ..labels import SERVER as LABEL_SERVER
+from ..labels import USER as LABEL_USER
 from .cgroups import CgroupReader, Usage, usage_from_docker_stats
 
 log = logging.getLogger(__name__)

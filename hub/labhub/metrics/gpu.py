@@ -23,7 +23,9 @@ from prometheus_client.core import GaugeMetricFamily
 from ..gpu.broker import LABEL_GPU
 from ..gpu.hubside import open_store
 from ..gpu.inventory import Inventory, load_inventory
-from ..spawner import LABEL_PROFILE, LABEL_SERVER, LABEL_USER
+from ..labels import PROFILE as LABEL_PROFILE
+from ..labels import SERVER as LABEL_SERVER
+from ..labels import USER as LABEL_USER
 from .cgroups import CgroupReader
 
 log = logging.getLogger(__name__)

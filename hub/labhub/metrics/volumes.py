@@ -16,7 +16,7 @@ from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily
 
-from ..spawner import LABEL_USER
+from ..labels import USER as LABEL_USER
 
 log = logging.getLogger(__name__)
 

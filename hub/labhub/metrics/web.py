@@ -20,6 +20,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.ioloop import IOLoop
 
+from ..tls import service_cookie_settings
 from .exporter import Exporter
 from .overview import build_overview, hub_figures
 
@@ -83,4 +84,5 @@ def make_app(exporter: Exporter, cookie_secret: str | None = None) -> web.Applic
             (prefix + "api/overview", OverviewApi, args),
             (prefix.rstrip("/") + "/?", OverviewPage, args),
         ]
-    return web.Application(handlers, cookie_secret=cookie_secret or os.urandom(32).hex(), xsrf_cookies=False)
+    return web.Application(handlers, cookie_secret=cookie_secret or os.urandom(32).hex(), xsrf_cookies=False,
+                           **service_cookie_settings())  # the OAuth callback's _xsrf cookie Secure on https

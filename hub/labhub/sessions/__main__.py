@@ -22,10 +22,18 @@ def _gpu_utilisation():
     return gpu_utilisation
 
 
+def _gpu_info(settings):
+    if settings.gpu.inventory == "none":
+        return None
+    from .gpuinfo import gpu_info_from
+
+    return gpu_info_from(settings)
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s sessions] %(message)s")
     settings = load_settings()
-    service_class, extra = SessionsService, {"gpu_utilisation": _gpu_utilisation()}
+    service_class, extra = SessionsService, {"gpu_utilisation": _gpu_utilisation(), "gpu_info": _gpu_info(settings)}
     if settings.spawner.kind == "swarm":  # servers are swarm services on many nodes
         from ..swarm.sessions import SwarmSessionsService
 

@@ -15,6 +15,6 @@ class SessionsSettings(Strict):
     warn_before: Duration = Field(15 * 60, ge=0)
     # A GPU holder below this utilisation (percent) counts as not using its GPU.
     gpu_idle_threshold_percent: float = Field(5.0, ge=0, le=100)
-    # How often the hub asks the proxy for user activity (JupyterHub's last_activity_interval).
+    # How often each server reports its activity to the hub (labhub-lab, JUPYTERHUB_ACTIVITY_INTERVAL).
     activity_interval: Duration = Field(60, ge=1)
     port: int = Field(10102, ge=1, le=65535)

@@ -1,7 +1,8 @@
 """When a server is stopped: the pure decision, given what the sessions service observed.
 
-Idle means no user activity through the proxy, no busy kernel and (holding a GPU) GPU utilisation under
-the threshold; its clock restarts whenever any of them shows life. A GPU holder whose GPU stays idle for
+Idle means no interaction, no busy kernel, no kernel or terminal traffic (what the server's labhub-lab
+extension reports; background polling is not among it) and (holding a GPU) GPU utilisation under the
+threshold; its clock restarts whenever any of them shows life. A GPU holder whose GPU stays idle for
 the profile's idle time is stopped too (`gpu_idle`) so the GPU goes back to the queue. Max age counts
 from the start, busy or not, and only an admin's extension moves it.
 """
@@ -18,7 +19,7 @@ Reason = Literal["idle", "gpu_idle", "max_age"]
 @dataclass(frozen=True)
 class Observation:
     started: float  # epoch seconds
-    last_activity: float  # the hub's figure: proxy activity and the server's own reports (busy kernels too)
+    last_activity: float  # the hub's figure, as the server reported it (interaction, busy kernels, ...)
     idle_timeout: int
     max_age: int
     extension: int = 0  # seconds an admin added to max_age

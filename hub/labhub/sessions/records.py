@@ -15,8 +15,25 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..service.schema import Migrations, run_script, upgrade_sqlite
+
 REASONS = ("idle", "max_age", "gpu_idle", "admin", "user", "error")
 DB_NAME = "sessions.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stops (user TEXT NOT NULL, server TEXT NOT NULL, profile TEXT NOT NULL,
+    reason TEXT NOT NULL, at REAL NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS stops_at ON stops (at);
+CREATE TABLE IF NOT EXISTS pending (user TEXT, server TEXT, reason TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '', PRIMARY KEY (user, server));
+CREATE TABLE IF NOT EXISTS warnings (user TEXT, server TEXT, reason TEXT NOT NULL,
+    stop_at REAL NOT NULL, PRIMARY KEY (user, server));
+CREATE TABLE IF NOT EXISTS extensions (user TEXT, server TEXT, seconds INTEGER NOT NULL,
+    PRIMARY KEY (user, server));
+"""
+# Version 1 is the schema above as stop 19 (e04e527) made it; a change to it is a new Step here.
+MIGRATIONS = Migrations("sessions", marker_table="stops", create=lambda db: run_script(db, _SCHEMA))
+
 
 
 @dataclass(frozen=True)
@@ -40,18 +57,8 @@ class Warning:
 class SessionsDB:
     def __init__(self, state_dir: Path):
         self.path = Path(state_dir) / DB_NAME
-        with closing(self._connect()) as db, db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS stops (user TEXT NOT NULL, server TEXT NOT NULL, profile TEXT NOT NULL,"
-                " reason TEXT NOT NULL, at REAL NOT NULL, detail TEXT NOT NULL DEFAULT '')"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS stops_at ON stops (at)")
-            db.execute("CREATE TABLE IF NOT EXISTS pending (user TEXT, server TEXT, reason TEXT NOT NULL,"
-                       " detail TEXT NOT NULL DEFAULT '', PRIMARY KEY (user, server))")
-            db.execute("CREATE TABLE IF NOT EXISTS warnings (user TEXT, server TEXT, reason TEXT NOT NULL,"
-                       " stop_at REAL NOT NULL, PRIMARY KEY (user, server))")
-            db.execute("CREATE TABLE IF NOT EXISTS extensions (user TEXT, server TEXT, seconds INTEGER NOT NULL,"
-                       " PRIMARY KEY (user, server))")
+        with closing(self._connect()) as db:
+            upgrade_sqlite(db, MIGRATIONS)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)

@@ -1,9 +1,10 @@
 """The sessions service: enforces every profile's idle timeout and max age, warns first, records why.
 
 Runs as a JupyterHub managed service (`python -m labhub.sessions`). Each round it lists the running
-servers from the hub API, whose last activity each server keeps fresh itself (jupyterhub-singleuser
-reports it with the server's own token, busy kernels included through the labhub-lab extension), and
-reads the GPU utilisation of a GPU holder (NVML and the Docker API, labhub.gpu.usage).
+servers from the hub API, whose last activity each server reports itself with its own token (the
+labhub-lab extension: interaction, busy kernels, kernel and terminal traffic; not background polling,
+and the hub no longer copies the proxy's activity), and reads the GPU utilisation of a GPU holder
+(NVML and the Docker API, labhub.gpu.usage).
 
 It never calls a user's Jupyter server: that process belongs to the user (its config and Python path
 are on the user's volume), so any credential sent to it would be the user's (docs/admin.md, security
@@ -26,7 +27,9 @@ import docker.errors
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..profiles import Profile, ProfileSet
-from ..spawner import LABEL_SERVER, LABEL_USER
+from ..units import format_duration
+from ..labels import SERVER as LABEL_SERVER
+from ..labels import USER as LABEL_USER
 from .config import SessionsSettings
 from .hubside import REASON_TEXT
 from .policy import Decision, Observation, decide
@@ -59,10 +62,11 @@ class _Seen:
 
 class SessionsService:
     def __init__(self, settings: SessionsSettings, profiles: ProfileSet, db: SessionsDB, hub_api: str, token: str,
-                 gpu_utilisation=None, docker_client: docker.DockerClient | None = None):
+                 gpu_utilisation=None, docker_client: docker.DockerClient | None = None, gpu_info=None):
         self.settings, self.profiles, self.db = settings, profiles, db
         self.hub_api, self.token = hub_api.rstrip("/"), token
         self.gpu_utilisation = gpu_utilisation
+        self.gpu_info = gpu_info  # (user, server, profile) -> the status file's "gpu" (sessions/gpuinfo.py)
         self.docker = docker_client or docker.from_env()
         self.http = AsyncHTTPClient()
         self.started_at = time.time()
@@ -109,8 +113,7 @@ class SessionsService:
                 seen.gpu_last_busy = now
         return Observation(
             started=started,
-            # The hub's figure (proxy activity, and what the server itself reported, busy kernels too);
-            # a server is never idle since before it started.
+            # What the server itself reported to the hub (labhub-lab); never idle since before it started.
             last_activity=max(_epoch(server.get("last_activity")), started),
             idle_timeout=profile.idle_timeout,
             max_age=profile.max_age,
@@ -133,7 +136,8 @@ class SessionsService:
                                 "seconds_left": decision.seconds_left, "started": obs.started,
                                 "idle_seconds": max(0.0, now - obs.last_activity),
                                 "age_seconds_left": obs.started + obs.max_age + obs.extension - now}
-        await asyncio.to_thread(self.write_status, container, profile, obs, decision, now)
+        gpu = await self.gpu_status(user, name, profile)
+        await asyncio.to_thread(self.write_status, container, profile, obs, decision, now, gpu)
         if decision.action == "stop":
             await self.stop(user["name"], name, decision.reason)
         elif decision.action == "warn":
@@ -149,14 +153,46 @@ class SessionsService:
 
     # --- telling the user ---
 
-    def write_status(self, container, profile: Profile, obs: Observation, decision: Decision, now: float) -> None:
-        """/tmp/labhub-session.json in the container, read by the `lab-session` command."""
-        status = {
-            "profile": profile.slug, "updated": now, "started": obs.started,
+    async def gpu_status(self, user: dict, name: str, profile: Profile) -> dict | None:
+        if not (self.gpu_info and profile.uses_gpu):
+            return None
+        try:
+            return await asyncio.to_thread(self.gpu_info, user, name, profile)
+        except Exception:  # only shown to the user: never let it keep a server from being judged
+            log.exception("GPU status of %s/%s", user["name"], name)
+            return None
+
+    async def refresh(self, username: str, servername: str) -> None:
+        """One server checked (and its status file rewritten) now, e.g. right after an admin extends it."""
+        try:
+            user = await self.hub("GET", user_path(username))
+            server = (user.get("servers") or {}).get(servername)
+            if server and server.get("ready"):
+                await self.check_server(user, servername, server, time.time())
+        except Exception:  # the extension is recorded either way; the next round writes the file
+            log.exception("refreshing %s/%s after an extension failed", username, servername)
+
+    def status(self, profile: Profile, obs: Observation, decision: Decision, now: float, gpu: dict | None) -> dict:
+        """The session status file: read by the lab (labhub-lab's status bar) and `lab-session`."""
+        age_left = obs.started + obs.max_age + obs.extension - now
+        stop = None
+        if decision.action != "keep":
+            text = REASON_TEXT.get(decision.reason, decision.reason)
+            stop = {"reason": decision.reason, "in_seconds": decision.seconds_left, "at": now + decision.seconds_left,
+                    "message": f"This server stops in about {format_duration(max(60, decision.seconds_left))} because "
+                               f"{text}. Files in your home folder are kept."
+                               + (" Only an admin can extend the maximum session length." if decision.reason == "max_age" else "")}
+        return {
+            "profile": profile.slug, "display_name": profile.display_name, "updated": now, "started": obs.started,
             "idle_timeout": obs.idle_timeout, "idle_seconds_left": obs.last_activity + obs.idle_timeout - now,
-            "max_age": obs.max_age + obs.extension, "age_seconds_left": obs.started + obs.max_age + obs.extension - now,
-            "stop": {"reason": decision.reason, "in_seconds": decision.seconds_left} if decision.action != "keep" else None,
+            "max_age": obs.max_age + obs.extension, "age_seconds_left": age_left,
+            "warn_before": self.settings.warn_before, "stop": stop, "gpu": gpu,
         }
+
+    def write_status(self, container, profile: Profile, obs: Observation, decision: Decision, now: float,
+                     gpu: dict | None = None) -> None:
+        """/tmp/labhub-session.json in the container (uid 1000, no credential in it)."""
+        status = self.status(profile, obs, decision, now, gpu)
         try:
             container.exec_run(["/bin/sh", "-c", 'printf "%s" "$LABHUB_SESSION" > /tmp/labhub-session.json'],
                                user="1000", workdir="/", environment={"LABHUB_SESSION": json.dumps(status)})

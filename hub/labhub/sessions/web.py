@@ -16,6 +16,7 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 from tornado.httpclient import HTTPClientError
 
+from ..tls import service_cookie_settings
 from ..webapi import JsonApiHandler
 from .service import SessionsService, user_path
 
@@ -59,6 +60,8 @@ class ExtendHandler(_Base):
         if seconds <= 0:
             raise web.HTTPError(400, "seconds must be positive")
         total = self.service.db.extend(username, servername or "", seconds)
+        # The lab reads the new end from the status file: rewrite it now, not at the next round.
+        await self.service.refresh(username, servername or "")
         self.write_json({"user": username, "server": servername or "", "extension_seconds": total})
 
 
@@ -100,4 +103,5 @@ def make_app(service: SessionsService, prefix: str, cookie_secret: bytes) -> web
         ],
         cookie_secret=cookie_secret,
         xsrf_cookies=True,
+        **service_cookie_settings(),  # its _xsrf cookie Secure on an https lab
     )

@@ -18,6 +18,7 @@ from tornado.httpserver import HTTPServer
 from ..profiles import load_profiles
 from ..settings import Settings, load_settings
 from ..state import ensure_secret
+from ..tls import service_cookie_settings
 from . import LISTEN_IP_ENV, SERVICE_NAME
 from .api import api_routes
 from .blobs import BlobStore
@@ -70,11 +71,17 @@ def build(settings: Settings, client: docker.DockerClient | None = None) -> Subm
 
     queue = GradingQueue(store, blobs, sandbox, sub.grading, image_of)
     home = HomeWriter(folder / "stage", settings.spawner.home_volume, settings.spawner.home_dir, owner, client,
-                      create_missing=settings.spawner.kind == "docker", settings=sub.fetch)
+                      create_missing=settings.spawner.kind == "docker" and not _homes_bounded(settings, profiles),
+                      settings=sub.fetch)
     roster = None
     if os.environ.get("JUPYTERHUB_API_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):
         roster = HubRoster(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
     return Submissions(sub, store, blobs, profiles, queue, home, roster)
+
+
+def _homes_bounded(settings, profiles) -> bool:
+    """Bounded homes are made by the spawner (labhub.homes): a fetch must not make a plain, unbounded one."""
+    return settings.homes.size is not None or any(p.home_size is not None for p in profiles.profiles)
 
 
 def make_app(lab: Submissions, prefix: str, hub_prefix: str, cookie_secret: str) -> web.Application:
@@ -84,7 +91,8 @@ def make_app(lab: Submissions, prefix: str, hub_prefix: str, cookie_secret: str)
         *page_routes(prefix),
         (f"{prefix}oauth_callback", HubOAuthCallbackHandler),
     ]
-    return web.Application(routes, lab=lab, prefix=prefix, hub_prefix=hub_prefix, cookie_secret=cookie_secret)
+    return web.Application(routes, lab=lab, prefix=prefix, hub_prefix=hub_prefix, cookie_secret=cookie_secret,
+                           **service_cookie_settings())  # its _xsrf cookie Secure on an https lab
 
 
 async def main() -> None:

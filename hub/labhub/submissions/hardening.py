@@ -18,8 +18,9 @@ import docker.errors
 import requests.exceptions
 from docker.types import LogConfig
 
-HELPER_LABEL = "labhub.helper"  # value: the hub's container prefix (spawner.container_prefix)
-KIND_LABEL = "labhub.helper.kind"  # fetch | grading
+from ..labels import HELPER as HELPER_LABEL
+from ..labels import HELPER_KIND as KIND_LABEL
+
 KINDS = ("fetch", "grading")
 # Root-owned in every labhub image (images/base-notebook). -I: no user site, no PYTHON* variables, no
 # script or current folder on sys.path; -S (where the script needs only the standard library): no site.

@@ -20,6 +20,7 @@ import docker
 import docker.errors
 from dockerspawner import DockerSpawner
 
+from ..labels import FETCH_USER as LABEL_FETCH_USER
 from .config import FetchSettings
 from .hardening import HelperFailed, HelperLimits, HelperTimeout, run_helper
 from .problems import Problem
@@ -64,7 +65,8 @@ class HomeWriter:
                  client: docker.DockerClient | None = None, create_missing: bool = True,
                  settings: FetchSettings | None = None):
         # create_missing: a home volume this engine does not have yet is created (the spawner would
-        # create the same one). Off where homes may live elsewhere (swarm mode).
+        # create the same one). Off where homes may live elsewhere (swarm mode) or are bounded (the
+        # spawner makes those: labhub.homes).
         self.create_missing = create_missing
         self.stage_dir = Path(stage_dir)
         self.stage_dir.mkdir(parents=True, exist_ok=True)
@@ -96,14 +98,14 @@ class HomeWriter:
                 try:
                     self.client.volumes.get(volume)
                 except docker.errors.NotFound:
-                    raise Problem(409, "your home is not on this server's Docker engine; start your server and "
-                                       "run `lab-assignments fetch` in a terminal there") from None
+                    raise Problem(409, "your home folder is not ready on this server yet: start your server, then "
+                                       "fetch again (or run `lab-assignments fetch` in a terminal there)") from None
             try:
                 self.client.images.get(image)  # never pulled: only images built here run
                 output = run_helper(
                     self.client, image, ["-c", _COPY, f"{self.home_dir}/{folder}"],
                     owner=self.owner, kind="fetch", limits=self.limits, timeout=self.settings.time_limit,
-                    name=f"{self.owner}-fetch-{stage.name}", extra_labels={"labhub.fetch.user": username},
+                    name=f"{self.owner}-fetch-{stage.name}", extra_labels={LABEL_FETCH_USER: username},
                     volumes={volume: {"bind": self.home_dir, "mode": "rw"},
                              str(stage): {"bind": "/stage", "mode": "ro"}},
                 )

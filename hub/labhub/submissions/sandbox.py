@@ -34,13 +34,13 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from ..labels import GRADING as LABEL
 from . import hardening
 from .hardening import HelperLimits
 
 log = logging.getLogger(__name__)
 
 CHECKER = Path(__file__).with_name("checker.py")
-LABEL = "labhub.grading"  # value: the hub's container prefix (with hardening.HELPER_LABEL)
 RESULT_LIMIT = 4 * 1024 * 1024
 # The checker's log holds its result lines (each at most RESULT_LIMIT) and little else.
 CHECKER_LOG = "16m"

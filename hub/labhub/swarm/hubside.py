@@ -8,6 +8,7 @@ import docker
 import docker.errors
 
 from ..errors import ConfigError
+from ..labels import NETWORK as LABEL_NETWORK
 from ..settings import Settings
 from .gpus import SwarmGpuBroker
 from .nodes import is_manager
@@ -26,7 +27,7 @@ def ensure_overlay_network(api, name: str) -> None:
     """The attachable overlay network user servers join (created here unless the stack made it)."""
     found = [n for n in api.networks(names=[name]) if n["Name"] == name]
     if not found:
-        api.create_network(name, driver="overlay", attachable=True, labels={"labhub.network": "1"})
+        api.create_network(name, driver="overlay", attachable=True, labels={LABEL_NETWORK: "1"})
         return
     if found[0].get("Driver") != "overlay" or found[0].get("Scope") != "swarm":
         raise ConfigError(f"spawner.network: the Docker network {name!r} is a {found[0].get('Driver')} network of "

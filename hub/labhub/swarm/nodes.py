@@ -13,9 +13,11 @@ from datetime import datetime
 
 import docker.errors
 
+from ..labels import HOME_PREFIX as HOME_LABEL_PREFIX
+from ..labels import USER as LABEL_USER
+
 # Node label saying "this node holds home volume <name>" (home: node). Set by the hub after a user's
 # first start; an admin moves a user by moving the data and this label (docs/scale-out.md).
-HOME_LABEL_PREFIX = "labhub.home."
 # The generic resource kind GPUs are declared as (dockerd --node-generic-resource NVIDIA-GPU=GPU-<uuid>).
 GPU_RESOURCE = "NVIDIA-GPU"
 # Task states on the way to running, and running.
@@ -145,7 +147,7 @@ def task_address(api, task: dict, reach: str, network: str, port: int) -> tuple[
     return where.addr, published
 
 
-def service_states(api, label: str = "labhub.user") -> dict[str, float | None]:
+def service_states(api, label: str = LABEL_USER) -> dict[str, float | None]:
     """labhub services by name: None while their task runs (or is about to) on a node that is up,
     else when they stopped. A task on a node that went down counts as stopped: the node's containers
     are out of reach, and swarm itself gives the task up."""

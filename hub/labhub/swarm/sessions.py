@@ -14,7 +14,8 @@ import logging
 from dataclasses import dataclass
 
 from ..sessions.service import SessionsService
-from ..spawner import LABEL_SERVER, LABEL_USER
+from ..labels import SERVER as LABEL_SERVER
+from ..labels import USER as LABEL_USER
 from .nodes import live_task, node
 
 log = logging.getLogger("labhub.sessions")
@@ -42,7 +43,7 @@ class SwarmSessionsService(SessionsService):
                 return SwarmServer(service["Spec"]["Name"], dict(service["Spec"].get("Labels") or {}))
         return None
 
-    def write_status(self, container, profile, obs, decision, now) -> None:
+    def write_status(self, container, profile, obs, decision, now, gpu=None) -> None:
         pass  # no exec through a swarm manager (module docstring)
 
     def broadcast(self, container, decision) -> None:

@@ -19,11 +19,11 @@ from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets import Dict, Int, List, Unicode
 
-from ..sessions.hubside import record_stop
-from ..sessions.records import SessionsDB
+from ..labels import PROFILE as LABEL_PROFILE
 from ..spawner import LABEL_USER, LabSpawner
 from .gpus import SwarmGpuBroker
 from .nodes import Node, home_node, latest_task, live_task, node, nodes, set_home_node, task_address
+
 
 class NodeUnavailable(web.HTTPError):
     """The node a server must run on (its home, its GPUs) does not take servers now."""
@@ -68,7 +68,7 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
         return False
 
     def _running_containers(self, profile=None) -> int:
-        labels = [LABEL_USER] + ([f"labhub.profile={profile.slug}"] if profile else [])
+        labels = [LABEL_USER] + ([f"{LABEL_PROFILE}={profile.slug}"] if profile else [])
         services = self.client.services(filters={"label": labels})
         return sum(1 for s in services
                    if s["Spec"]["Name"].startswith(f"{self.prefix}-")
@@ -250,8 +250,8 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
                 return
             self.log.warning("%s ended by itself: %s", self._log_name, reason)
             if self.state_dir:
-                profile = (service["Spec"].get("Labels") or {}).get("labhub.profile", "")
-                record_stop(SessionsDB(Path(self.state_dir)), self.user.name, self.name or "", profile, True, reason)
+                profile = (service["Spec"].get("Labels") or {}).get(LABEL_PROFILE, "")
+                await self._record_stop(profile, True, reason)
             await self.remove_object()
         except docker.errors.DockerException:
             self.log.exception("Could not clean up the ended service of %s", self._log_name)

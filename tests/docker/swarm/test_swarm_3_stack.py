@@ -42,7 +42,8 @@ def deployed(cluster, tmp_path_factory):
            "LABHUB_GPU_PROFILES_FILE": str(work / "gpu.yaml"), "LABHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
     result = stack(cluster, "deploy", "-c", "deploy/labhub-stack.yml", STACK, env=env)
     assert result.returncode == 0, result.stderr
-    hub = SimpleNamespace(url=f"http://{cluster.manager.ip}:8000", prefix="labhub")
+    # What tests.hubprocess.Client needs of a hub: where it answers (plain HTTP here), its names.
+    hub = SimpleNamespace(url=f"http://{cluster.manager.ip}:8000", prefix="labhub", tls=None, verify=True)
 
     def healthy():
         # Answering, and in the service's DNS (swarm adds a task once its health check passed).
