@@ -78,12 +78,12 @@ build_log="$build_dir/$name.build.log"
 plain_log() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^[[:space:]]*//' "$build_log"; }
 first_match() { plain_log | grep -m 1 -E "$1" || true; }
 last_match() { plain_log | grep -E "$1" | tail -n 1 || true; }
-# The full output goes to the log; the terminal gets one line per Dockerfile step that runs (a cached
-# step is silent), as it starts (BUILD_VERBOSE=1: everything).
+# The full output goes to the log; the terminal gets one line per RUN step that runs, as it starts: the
+# steps that take time (a cached step, ENV, LABEL and COPY are silent; BUILD_VERBOSE=1: everything).
 progress() {
   if [ "${BUILD_VERBOSE:-0}" = 1 ]; then cat >&2; return; fi
   awk -v tag="[build $name]   " '
-    /^Step [0-9]+\/[0-9]+ : / { step = substr($0, 1, 100); next }
+    /^Step [0-9]+\/[0-9]+ : / { step = ($0 ~ /^Step [0-9]+\/[0-9]+ : RUN /) ? substr($0, 1, 100) : ""; next }
     /^ ---> Running in / && step != "" { print tag step; fflush(); step = "" }
   ' >&2 || true
 }
