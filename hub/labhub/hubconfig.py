@@ -136,11 +136,12 @@ def configure(c, settings: Settings) -> None:
     # which every background poll of an open tab moves. 0 turns off the hub's periodic
     # update_last_activity (JupyterHub.start schedules it only for a non-zero interval). ---
     c.JupyterHub.last_activity_interval = 0
-    c.LabSpawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(settings.sessions.activity_interval)}
     c.JupyterHub.template_vars = {"announcement": announcement(state), "labhub_native_auth": auth.kind == "native"}
     c.JupyterHub.logo_file = str(LOGO)  # labhub's mark on every hub page, instead of JupyterHub's
-    # Their OAuth cookies Secure too (HubAuth reads JUPYTERHUB_COOKIE_OPTIONS); not a credential.
-    c.LabSpawner.environment = {**c.LabSpawner.environment, **tls_environment}
+    # How often a server reports its activity, and (with TLS) its OAuth cookies Secure too (HubAuth
+    # reads JUPYTERHUB_COOKIE_OPTIONS): no credential in either.
+    c.LabSpawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(settings.sessions.activity_interval),
+                                **tls_environment}
 
     # --- GPU leases (inventory, queue, quotas; docs/gpu.md) ---
     configure_gpu(c, settings, docker_client())

@@ -67,6 +67,16 @@ def plan(migrations: Migrations, current: int | None, exists: bool) -> tuple[str
     return "upgrade", [s for s in migrations.steps if s.version > current]
 
 
+def _bring_up(db, migrations: Migrations, current: int | None, exists: bool) -> int:
+    """Inside the caller's transaction: create, adopt or upgrade, as `plan` says; the version reached."""
+    action, steps = plan(migrations, current, exists)
+    if action == "create":
+        migrations.create(db)
+    for step in steps:
+        step.apply(db)
+    return migrations.latest  # every path above ends there
+
+
 def script_step(version: int, summary: str, sql: str) -> Step:
     """A step made of SQL statements (for the sqlite3 stores)."""
     return Step(version, summary, lambda db: run_script(db, sql))
@@ -92,15 +102,9 @@ def upgrade_sqlite(db: sqlite3.Connection, migrations: Migrations) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute(_CREATE_TABLE)
-        row = db.execute(f"SELECT version FROM {TABLE} WHERE store = ?", (migrations.store,)).fetchone()
         exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                             (migrations.marker_table,)).fetchone() is not None
-        action, steps = plan(migrations, row[0] if row else None, exists)
-        if action == "create":
-            migrations.create(db)
-        for step in steps:
-            step.apply(db)
-        version = migrations.latest  # every path above ends there
+        version = _bring_up(db, migrations, _sqlite_version(db, migrations.store), exists)
         db.execute(f"INSERT INTO {TABLE} (store, version, upgraded_at) VALUES (?, ?, ?) "
                    "ON CONFLICT (store) DO UPDATE SET version = excluded.version, upgraded_at = excluded.upgraded_at",
                    (migrations.store, version, time.time()))
@@ -132,12 +136,7 @@ def upgrade_sqlalchemy(engine, migrations: Migrations) -> int:
                 row = db.execute(text(f"SELECT version FROM {TABLE} WHERE store = :s"),
                                  {"s": migrations.store}).first()
                 exists = inspect(db).has_table(migrations.marker_table)
-                action, steps = plan(migrations, row[0] if row else None, exists)
-                if action == "create":
-                    migrations.create(db)
-                for step in steps:
-                    step.apply(db)
-                version = migrations.latest  # every path above ends there
+                version = _bring_up(db, migrations, row[0] if row else None, exists)
                 values = {"s": migrations.store, "v": version, "t": time.time()}
                 if row is None:
                     db.execute(text(f"INSERT INTO {TABLE} (store, version, upgraded_at) VALUES (:s, :v, :t)"), values)
