@@ -1,9 +1,12 @@
 """Spawn bursts: N users press Start at the same moment (a class at 9:00), on the tensorflow-cpu image.
 
-Per burst size and hub: success rate, and p50/p95 of the time to ready of those that got there. After
-each burst every server is stopped and every container removed before the next one starts. At the
-largest burst run, before the clean-up, the memory of the hub and of the running containers is taken
-(reported by the memory benchmark).
+Per burst size and hub (labhub, stock-tuned, stock): success rate, p50/p95 of the time to ready of
+those that got there, each server's container CPU-seconds at ready, and the hub process's CPU-seconds
+per spawn. Beside them the CPU floor of the burst (bench.cpu: what the cores cannot beat) and labhub's
+p95 as a multiple of it, and for labhub whether the last user's "about N s" in line came true.
+After each burst every server is stopped and every container removed before the next one starts. At
+the largest burst run, before the clean-up, the memory of the hub and of the running containers is
+taken (reported by the memory benchmark).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import time
 from collections import Counter
 
 from .context import Context
+from .cpu import cores, cpu_floor_s, multiple_of, process_cpu_s
+from .estimate import queue_estimate
 from .probes import containers_memory
 from .report import Row, fmt
 from .spawning import spawn_all, stop_all
@@ -21,16 +26,43 @@ NAME = "burst"
 SETTLE_S = 5  # after a clean-up, before the next burst
 
 
+def measure(side, names: list[str], timeout: float) -> dict:
+    """One burst on one hub: the figures of its entry in the JSON."""
+    last = names[-1]
+    hub_cpu = process_cpu_s(side.pid)
+    started = time.monotonic()
+    outcomes = spawn_all(side, names, timeout=timeout, watch=frozenset([last]) if side.label == "labhub" else frozenset())
+    wall = time.monotonic() - started
+    hub_cpu = process_cpu_s(side.pid) - hub_cpu
+    ok = [o for o in outcomes if o.ok]
+    entry = {"spawns": len(names), "succeeded": len(ok), "success_rate": rate(len(ok), len(names)),
+             "seconds_to_ready": summary([o.seconds for o in ok]),
+             "start_cpu_s": summary([o.cpu_s for o in ok if o.cpu_s is not None]),
+             "hub_cpu_s": hub_cpu, "hub_cpu_s_per_spawn": hub_cpu / len(names), "wall_s": wall,
+             "errors": dict(Counter(o.error for o in outcomes if not o.ok))}
+    if side.label == "labhub":
+        entry["queue_estimate_last_user"] = queue_estimate(outcomes[-1].progress)
+    return entry
+
+
 def run(ctx: Context) -> tuple[dict, list[Row]]:
     args = ctx.args
-    sides = ctx.hubs()
+    sides = ctx.with_tuned()
     result: dict = {side.label: {} for side in sides}
-    result["ratio"] = {}
-    rows = []
-    last: tuple[int, float] | None = None  # (size, seconds both sides took) of the previous burst
+    result["ratio"], result["ratio_tuned"] = {}, {}
+    try:
+        plain = ctx.plain_server_cpu()
+    except Exception as e:  # the bursts are still worth running; the floor then says why it is missing
+        plain = {"median_cpu_s": None, "runs": 0, "error": f"{type(e).__name__}: {e}"}
+    n_cores = cores()
+    print(f"  plain jupyter server: {fmt(plain['median_cpu_s'], 'CPU-s')} to answer /api/status "
+          f"(median of {plain['runs']}) {plain.get('error', '')}; {n_cores} cores", flush=True)
+    rows = [Row(NAME, "plain jupyter server: CPU-s to /api/status", plain["median_cpu_s"], None, "CPU-s")]
+    last: tuple[int, float] | None = None  # (size, seconds all sides took) of the previous burst
     skipped = {}
+    floors = {}
     for size in args.bursts:
-        # Bursts cost about their size in time (admission runs a fixed number of starts at once).
+        # Bursts cost about their size in time (the machine's cores set the pace).
         predicted = last[1] * size / last[0] if last else None
         if predicted is not None and predicted > ctx.time_left():
             skipped[str(size)] = (f"left out to stay within the {args.budget_min} min budget: predicted "
@@ -41,13 +73,7 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
         names = ctx.users[:size]
         size_started = time.monotonic()
         for side in sides:
-            started = time.monotonic()
-            outcomes = spawn_all(side, names, timeout=args.burst_timeout)
-            wall = time.monotonic() - started
-            ok = [o.seconds for o in outcomes if o.ok]
-            entry = {"spawns": size, "succeeded": len(ok), "success_rate": rate(len(ok), size),
-                     "seconds_to_ready": summary(ok), "wall_s": wall,
-                     "errors": dict(Counter(o.error for o in outcomes if not o.ok))}
+            entry = measure(side, names, args.burst_timeout)
             # For the memory benchmark: the hub and the servers of the largest burst run, before clean-up.
             ctx.snapshot(f"after a burst of {size}", [side])
             running = side.containers()
@@ -56,24 +82,51 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
             entry["cleanup_s"] = stop_all(side)
             result[side.label][str(size)] = entry
             p = entry["seconds_to_ready"]
-            print(f"  {side.label} burst {size}: {len(ok)}/{size} ready, p50 {fmt(p['p50'], 's')}, p95 {fmt(p['p95'], 's')} "
-                  f"(wall {wall:.0f} s, clean-up {entry['cleanup_s']:.0f} s) {entry['errors'] or ''}", flush=True)
+            print(f"  {side.label} burst {size}: {entry['succeeded']}/{size} ready, p50 {fmt(p['p50'], 's')}, "
+                  f"p95 {fmt(p['p95'], 's')}, start CPU p50 {fmt(entry['start_cpu_s']['p50'], 'CPU-s')}, "
+                  f"hub {entry['hub_cpu_s_per_spawn']:.2f} CPU-s/spawn (wall {entry['wall_s']:.0f} s, "
+                  f"clean-up {entry['cleanup_s']:.0f} s) {entry['errors'] or ''}", flush=True)
             time.sleep(SETTLE_S)
         last = (size, time.monotonic() - size_started)
-        lab, stock = result["labhub"][str(size)], result["stock"][str(size)]
-        result["ratio"][str(size)] = {
-            "success_rate": ratio(lab["success_rate"], stock["success_rate"]),
-            "p50": ratio(lab["seconds_to_ready"]["p50"], stock["seconds_to_ready"]["p50"]),
-            "p95": ratio(lab["seconds_to_ready"]["p95"], stock["seconds_to_ready"]["p95"]),
-        }
+        lab, tuned, stock = (result[s.label][str(size)] for s in sides)
+        floor = cpu_floor_s(size, plain["median_cpu_s"], n_cores)
+        floors[str(size)] = floor
+        lab["cpu_floor_s"] = floor
+        lab["p95_over_cpu_floor"] = multiple_of(lab["seconds_to_ready"]["p95"], floor)
+        for key, other in (("ratio", stock), ("ratio_tuned", tuned)):
+            result[key][str(size)] = {
+                "success_rate": ratio(lab["success_rate"], other["success_rate"]),
+                "p50": ratio(lab["seconds_to_ready"]["p50"], other["seconds_to_ready"]["p50"]),
+                "p95": ratio(lab["seconds_to_ready"]["p95"], other["seconds_to_ready"]["p95"]),
+            }
+        est = lab.get("queue_estimate_last_user")
         rows += [
-            Row(NAME, f"burst {size}: success rate", lab["success_rate"], stock["success_rate"], "share"),
-            Row(NAME, f"burst {size}: p50 to ready", lab["seconds_to_ready"]["p50"], stock["seconds_to_ready"]["p50"]),
-            Row(NAME, f"burst {size}: p95 to ready", lab["seconds_to_ready"]["p95"], stock["seconds_to_ready"]["p95"]),
+            Row(NAME, f"burst {size}: success rate", lab["success_rate"], stock["success_rate"], "share",
+                tuned=tuned["success_rate"]),
+            Row(NAME, f"burst {size}: p50 to ready", lab["seconds_to_ready"]["p50"], stock["seconds_to_ready"]["p50"],
+                tuned=tuned["seconds_to_ready"]["p50"]),
+            Row(NAME, f"burst {size}: p95 to ready", lab["seconds_to_ready"]["p95"], stock["seconds_to_ready"]["p95"],
+                tuned=tuned["seconds_to_ready"]["p95"]),
+            Row(NAME, f"burst {size}: start CPU per server, p50", lab["start_cpu_s"]["p50"], stock["start_cpu_s"]["p50"],
+                "CPU-s", tuned=tuned["start_cpu_s"]["p50"]),
+            Row(NAME, f"burst {size}: hub CPU per spawn", lab["hub_cpu_s_per_spawn"], stock["hub_cpu_s_per_spawn"],
+                "CPU-s", tuned=tuned["hub_cpu_s_per_spawn"]),
+            Row(NAME, f"burst {size}: CPU floor (N x plain CPU / {n_cores} cores)", floor, None),
+            Row(NAME, f"burst {size}: labhub p95 / CPU floor", lab["p95_over_cpu_floor"], None, "x"),
+            Row(NAME, f"burst {size}: last user, estimate / real wait",
+                f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s ({est['error'] * 100:+.0f} %)"
+                if est and est["error"] is not None else "not measured", None, "text"),
         ]
     result["settings"] = {"burst_sizes": args.bursts, "skipped": skipped, "timeout_s": args.burst_timeout,
-                          "budget_min": args.budget_min, "image": "labhub/tensorflow-cpu:latest", "order": "per size: labhub, then stock",
+                          "budget_min": args.budget_min, "image": "labhub/tensorflow-cpu:latest",
+                          "order": "per size: labhub, then stock-tuned, then stock",
                           "time_to_ready": "from each user's POST /hub/api/users/<name>/server until ready "
                                            "(admin polls GET /hub/api/users?state=active every 0.5 s)",
-                          "labhub": sides[0].describe(), "stock": sides[1].describe()}
+                          "start_cpu": "the server container's cgroup CPU-seconds when the poll saw it ready",
+                          "hub_cpu": "utime+stime of the hub process (/proc/<pid>/stat) over the burst, / N",
+                          "cpu_floor": "N x plain jupyter server CPU-s to /api/status (same image, same run) / cores",
+                          "queue_estimate": "labhub's last user: the first 'about N s' of its progress events vs "
+                                            "the time from that event to the first event after the line",
+                          "plain_server": plain, "cores": n_cores, "cpu_floor_s": floors,
+                          **{s.label: s.describe() for s in sides}}
     return result, rows

@@ -1,7 +1,8 @@
-"""What the benchmarks of one `python -m bench` run share: the two hubs, their users, memory snapshots.
+"""What the benchmarks of one `python -m bench` run share: the hubs, their users, memory snapshots.
 
-The hubs start once, on the first benchmark that needs them, with every bench user created on both,
-and stop when the run ends (their containers, volumes and networks removed).
+The hubs start once, on the first benchmark that needs them, with every bench user created on each,
+and stop when the run ends (their containers, volumes and networks removed). labhub and stock start
+together (`hubs()`); stock-tuned only for the benchmarks where its raised timeouts matter (`with_tuned()`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Context:
         self.idle_server: dict[str, dict] = {}
         # side -> memory of every server container running right after the largest burst.
         self.burst_containers: dict[str, list[dict]] = {}
+        self._tuned: Side | None = None
+        # CPU-seconds a plain `jupyter server` needs to answer (bench.cpu), measured once per run.
+        self._plain_cpu: dict | None = None
 
     def hubs(self) -> list[Side]:
         if self._start_error is not None:
@@ -56,7 +60,27 @@ class Context:
             for side in self._sides:
                 side.create_users(self.users)
             self.snapshot(f"{len(self.users)} users, no servers")
-        return self._sides
+        return self._sides[:2]
+
+    def with_tuned(self) -> list[Side]:
+        """labhub, stock-tuned and stock, in the order the bursts run them."""
+        labhub, stock = self.hubs()
+        if self._tuned is None:
+            tuned = StockSide(self.workdir / "stock-tuned", name="tunedbench", tuned=True)
+            self._sides.append(tuned)
+            self._tuned = tuned
+            tuned.start()
+            tuned.create_users(self.users)
+            tuned.signup(sorted(self.signed_up))
+        return [labhub, self._tuned, stock]
+
+    def plain_server_cpu(self) -> dict:
+        """bench.cpu.plain_server_cpu_s of the bench image, measured on the first call of the run."""
+        if self._plain_cpu is None:
+            from .cpu import plain_server_cpu_s
+            from .sides import IMAGE
+            self._plain_cpu = plain_server_cpu_s(IMAGE)
+        return self._plain_cpu
 
     def time_left(self) -> float:
         """Seconds left for benchmark work within the budget (infinite without one)."""
@@ -67,7 +91,7 @@ class Context:
     def signup(self, names: list[str]) -> None:
         """Give `names` passwords to log in with, where the authenticator keeps them (labhub)."""
         todo = [n for n in names if n not in self.signed_up]
-        for side in self.hubs():
+        for side in self.hubs() + ([self._tuned] if self._tuned else []):
             side.signup(todo)
         self.signed_up.update(todo)
 

@@ -39,11 +39,12 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
     # spawn_latency leaves it in the context, unless its last spawn on a side failed.
     _measure_idle_server(ctx, sides)
     result: dict = {side.label: {"idle_server": ctx.idle_server.get(side.label), "hub": {}} for side in sides}
+    # stock-tuned's snapshots (bursts only) are reported too; its memory is stock's.
     for label, per_side in ctx.snapshots.items():
         for side_label, snap in per_side.items():
-            result[side_label]["hub"][label] = snap
+            result.setdefault(side_label, {"idle_server": None, "hub": {}})["hub"][label] = snap
     for side_label, found in ctx.burst_containers.items():
-        result[side_label]["servers_after_largest_burst"] = {
+        result.setdefault(side_label, {"idle_server": None, "hub": {}})["servers_after_largest_burst"] = {
             "running": len(found),
             "working_set_bytes": summary([m["working_set"] for m in found]),
             "rss_bytes": summary([m["rss"] for m in found]),

@@ -1,4 +1,5 @@
-"""Benchmark output: one JSON file per benchmark in bench/results/, and the short table on stdout."""
+"""Benchmark output: one JSON file per benchmark in bench/results/, the short table on stdout, and the
+Markdown table of docs/sessions.md (`python -m bench.report`, from the JSON of the last run)."""
 
 from __future__ import annotations
 
@@ -18,19 +19,28 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 @dataclass
 class Row:
-    """One figure of the table: labhub beside stock, in a unit the table knows how to print."""
+    """One figure of the table: labhub beside stock (and stock-tuned where measured), in a unit the
+    table knows how to print."""
 
     bench: str
     figure: str
     labhub: float | str | None
     stock: float | str | None
-    unit: str = "s"  # s | ms | bytes | share | count | text
+    unit: str = "s"  # s | ms | bytes | share | count | text | x | CPU-s
+    tuned: float | str | None = None  # stock-tuned (bench.sides)
+
+    def _ratio(self, other) -> float | None:
+        if self.unit == "text" or isinstance(self.labhub, str) or isinstance(other, str):
+            return None
+        return ratio(self.labhub, other)
 
     @property
     def ratio(self) -> float | None:
-        if self.unit == "text" or isinstance(self.labhub, str) or isinstance(self.stock, str):
-            return None
-        return ratio(self.labhub, self.stock)
+        return self._ratio(self.stock)
+
+    @property
+    def ratio_tuned(self) -> float | None:
+        return self._ratio(self.tuned)
 
 
 def machine() -> dict:
@@ -51,6 +61,8 @@ def write(name: str, result: dict, started_at: float, duration_s: float, results
         "labhub": result.get("labhub"),
         "stock": result.get("stock"),
         "ratio": result.get("ratio"),
+        **({"stock-tuned": result["stock-tuned"], "ratio_tuned": result.get("ratio_tuned")}
+           if "stock-tuned" in result else {}),
         "machine": machine(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at)),
         "duration_s": round(duration_s, 1),
@@ -76,15 +88,93 @@ def fmt(value, unit: str) -> str:
         return f"{value * 100:.0f} %"
     if unit == "count":
         return f"{value:g}"
+    if unit == "x":
+        return f"{value:.2f} x"
+    if unit == "CPU-s":
+        return f"{value:.2f} CPU-s"
     return f"{value:.1f} {unit}"
 
 
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def table(rows: list[Row]) -> str:
-    """An aligned plain-text table: benchmark, figure, labhub, stock, labhub/stock."""
-    head = ("benchmark", "figure", "labhub", "stock", "labhub/stock")
-    lines = [(r.bench, r.figure, fmt(r.labhub, r.unit), fmt(r.stock, r.unit),
-              "-" if r.ratio is None else f"{r.ratio:.2f}") for r in rows]
+    """An aligned plain-text table: benchmark, figure, labhub, stock-tuned, stock and the ratios."""
+    head = ("benchmark", "figure", "labhub", "stock-tuned", "stock", "labhub/tuned", "labhub/stock")
+    lines = [(r.bench, r.figure, fmt(r.labhub, r.unit), fmt(r.tuned, r.unit), fmt(r.stock, r.unit),
+              _fmt_ratio(r.ratio_tuned), _fmt_ratio(r.ratio)) for r in rows]
     widths = [max(len(str(x[i])) for x in [head, *lines]) for i in range(len(head))]
     out = ["  ".join(str(x[i]).ljust(widths[i]) for i in range(len(head))).rstrip() for x in [head, *lines]]
     out.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+def _load(results_dir: Path, name: str) -> dict | None:
+    path = results_dir / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _get(d, *path):
+    for key in path:
+        d = d.get(key) if isinstance(d, dict) else None
+    return d
+
+
+def markdown_table(results_dir: Path = RESULTS) -> str:
+    """The Benchmarks table of docs/sessions.md, from the JSON in `results_dir` (a missing benchmark
+    gives "not run"): bursts per size on the three hubs, the CPU floor, single spawns and the warm-up."""
+    burst, single, warm = (_load(results_dir, n) for n in ("burst", "spawn_latency", "warmup"))
+    sides = ("labhub", "stock-tuned", "stock")
+    lines = ["| figure | labhub | stock-tuned | stock |", "|---|---|---|---|"]
+
+    def row(figure, values, unit="s"):
+        lines.append(f"| {figure} | " + " | ".join(fmt(v, unit) for v in values) + " |")
+
+    if burst is None:
+        lines.append("| bursts | not run | not run | not run |")
+    else:
+        sizes = [str(n) for n in _get(burst, "settings", "burst_sizes") or []]
+        for size in sizes:
+            entries = [_get(burst, side, size) for side in sides]
+            if entries[0] is None:
+                lines.append(f"| burst {size} | not run | not run | not run |")
+                continue
+            ready = [f"{e['succeeded']} of {e['spawns']}" if e else None for e in entries]
+            row(f"burst {size}: ready", ready, "text")
+            row(f"burst {size}: p50 / p95 to ready", [
+                f"{fmt(_get(e, 'seconds_to_ready', 'p50'), 's')} / {fmt(_get(e, 'seconds_to_ready', 'p95'), 's')}"
+                if e else None for e in entries], "text")
+            row(f"burst {size}: start CPU per server (p50)", [_get(e, "start_cpu_s", "p50") for e in entries], "CPU-s")
+            row(f"burst {size}: hub CPU per spawn", [_get(e, "hub_cpu_s_per_spawn") for e in entries], "CPU-s")
+            lab = entries[0]
+            row(f"burst {size}: CPU floor; labhub p95 / floor",
+                [f"{fmt(lab.get('cpu_floor_s'), 's')}; {fmt(lab.get('p95_over_cpu_floor'), 'x')}", None, None], "text")
+            est = lab.get("queue_estimate_last_user")
+            row(f"burst {size}: last user's estimate / real wait",
+                [f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s" if est else "not measured", None, None], "text")
+        row("plain jupyter server: CPU-s to /api/status",
+            [_get(burst, "settings", "plain_server", "median_cpu_s"), None, None], "CPU-s")
+    if single is None:
+        lines.append("| single spawn | not run | | not run |")
+    else:
+        row("single spawn: p50 / p95", [
+            f"{fmt(_get(single, side, 'seconds_to_ready', 'p50'), 's')} / "
+            f"{fmt(_get(single, side, 'seconds_to_ready', 'p95'), 's')}" if _get(single, side) else None
+            for side in sides], "text")
+    warm_lab = _get(warm, "labhub")
+    if not warm_lab or not warm_lab.get("available"):
+        lines.append(f"| warm-up of 30: login to lab | {_get(warm_lab, 'reason') or 'not run'} | | |")
+    else:
+        lab_s = warm_lab["login_to_lab_s"]
+        row(f"warm-up of {warm_lab['users']}: login to lab p50 / max",
+            [f"{fmt(lab_s['p50'], 's')} / {fmt(lab_s['max'], 's')}", None, None], "text")
+    m = _get(burst or single or warm, "machine") or {}
+    when = _get(burst or single or warm, "started_at")
+    lines.append("")
+    lines.append(f"{m.get('cpus', '?')} CPUs, {(m.get('mem_bytes') or 0) / 2**30:.0f} GiB; run of {when or '?'}.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,7 +1,8 @@
-"""The two hubs every benchmark compares: labhub as shipped, and stock JupyterHub + DockerSpawner.
+"""The hubs the benchmarks compare: labhub as shipped, and stock JupyterHub + DockerSpawner twice:
+with its defaults ("stock") and with only the timeouts an admin would raise ("stock-tuned").
 
-Both are real hub processes on free loopback ports, with Docker names of their own ("lhbench",
-"stockbench") so they never touch other hubs' containers on the shared engine.
+All are real hub processes on free loopback ports, with Docker names of their own ("lhbench",
+"stockbench", "tunedbench") so they never touch other hubs' containers on the shared engine.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 import docker
 import requests
 
+from labhub.admission import usable_cores
 from labhub.settings import SpawnerSettings
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, JUPYTERHUB, USER_PASSWORD, Client, Hub, authorize, free_port, sign_up
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, JUPYTERHUB, USER_PASSWORD, Client, Hub, authorize, free_port, sign_up
 
 IMAGE = "labhub/tensorflow-cpu:latest"
 STOCK_CONFIG = Path(__file__).resolve().parent / "stock_jupyterhub_config.py"
@@ -25,7 +27,7 @@ STOCK_CONFIG = Path(__file__).resolve().parent / "stock_jupyterhub_config.py"
 class Side:
     """What a benchmark needs of a hub: its URL, an admin API client, users, its processes and containers."""
 
-    label: str  # "labhub" or "stock"
+    label: str  # "labhub", "stock" or "stock-tuned"
     name: str  # Docker name prefix
     url: str
     admin: Client
@@ -98,15 +100,22 @@ class LabhubSide(Side):
         sp = self.hub.settings["spawner"]
         return {"hub": "JupyterHub 6.1.1 + labhub (LabSpawner, NativeAuthenticator, sessions/metrics/gpu services)",
                 "profile": self.profile, "start_timeout_s": sp["start_timeout"], "http_timeout_s": sp["http_timeout"],
-                "concurrent_starts": sp.get("concurrent_starts") or f"default (2 per CPU = {2 * (os.cpu_count() or 1)})",
+                "concurrent_starts": sp.get("concurrent_starts") or "default: measured (cores / the share of a core one start "
+                                                                   f"keeps busy; {2 * usable_cores()} before the first start)",
                 "concurrent_spawn_limit": 0}
+
+
+# What an admin who saw a class's starts fail would raise (seconds): nothing else of the stock hub changes.
+TUNED_TIMEOUT_S = 600
 
 
 class StockSide(Side):
     label = "stock"
 
-    def __init__(self, workdir: Path, name: str = "stockbench"):
-        self.workdir, self.name = workdir, name
+    def __init__(self, workdir: Path, name: str = "stockbench", tuned: bool = False):
+        self.workdir, self.name, self.tuned = workdir, name, tuned
+        if tuned:
+            self.label = "stock-tuned"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -114,6 +123,8 @@ class StockSide(Side):
         self.log_path = workdir / "hub.log"
         self.proc: subprocess.Popen | None = None
         self.password = "any-password"  # DummyAuthenticator lets any password in
+        # What tests.utils.hubprocess.Client asks of a hub: plain http, no certificate of its own.
+        self.tls, self.verify = None, True
 
     def _gateway(self) -> str:
         client = docker.from_env()
@@ -127,7 +138,7 @@ class StockSide(Side):
         env = {**os.environ, "STOCK_BIND_URL": self.url, "STOCK_HUB_PORT": str(self.hub_port),
                "STOCK_PROXY_API_PORT": str(self.api_port), "STOCK_HUB_IP": self._gateway(),
                "STOCK_IMAGE": IMAGE, "STOCK_NETWORK": self.network, "STOCK_PREFIX": self.name,
-               "STOCK_ADMIN": ADMIN}
+               "STOCK_ADMIN": ADMIN, **({"STOCK_TIMEOUT": str(TUNED_TIMEOUT_S)} if self.tuned else {})}
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([str(JUPYTERHUB), "-f", str(STOCK_CONFIG)], cwd=self.workdir, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -161,8 +172,11 @@ class StockSide(Side):
         return self.proc.pid
 
     def describe(self) -> dict:
-        return {"hub": "JupyterHub 6.1.1 + DockerSpawner 14.0.0, defaults (bench/stock_jupyterhub_config.py)",
-                "image": IMAGE, "start_timeout_s": 60, "http_timeout_s": 30, "concurrent_spawn_limit": 100,
+        timeouts = (TUNED_TIMEOUT_S, TUNED_TIMEOUT_S) if self.tuned else (60, 30)
+        what = (f"defaults but Spawner.start_timeout and http_timeout raised to {TUNED_TIMEOUT_S} s" if self.tuned
+                else "defaults")
+        return {"hub": f"JupyterHub 6.1.1 + DockerSpawner 14.0.0, {what} (bench/stock_jupyterhub_config.py)",
+                "image": IMAGE, "start_timeout_s": timeouts[0], "http_timeout_s": timeouts[1], "concurrent_spawn_limit": 100,
                 "cpu_limit": None, "mem_limit": None,
                 "changed_from_defaults": {
                     "bind_url/hub_port/proxy api_url": "free loopback ports (runs beside other hubs)",

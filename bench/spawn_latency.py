@@ -51,16 +51,19 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
         ok = [o.seconds for o in done if o.ok]
         result[side.label] = {"spawns": len(done), "succeeded": len(ok), "success_rate": rate(len(ok), len(done)),
                               "seconds_to_ready": summary(ok), "all_s": [o.seconds for o in done],
+                              "start_cpu_s": summary([o.cpu_s for o in done if o.ok and o.cpu_s is not None]),
                               "errors": [o.error for o in done if not o.ok]}
     lab, stock = result["labhub"], result["stock"]
     result["ratio"] = {q: ratio(lab["seconds_to_ready"][q], stock["seconds_to_ready"][q]) for q in ("p50", "p95")}
     result["settings"] = {"spawns_per_side": args.singles, "user": user, "order": "alternating labhub, stock",
                           "time_to_ready": "POST /hub/api/users/<name>/server until the server's ready is true "
                                            "(polled every 0.5 s)",
+                          "start_cpu": "the server container's cgroup CPU-seconds when the poll saw it ready",
                           "labhub": sides[0].describe(), "stock": sides[1].describe()}
     rows = [
         Row(NAME, f"one user, {args.singles} spawns: p50", lab["seconds_to_ready"]["p50"], stock["seconds_to_ready"]["p50"]),
         Row(NAME, f"one user, {args.singles} spawns: p95", lab["seconds_to_ready"]["p95"], stock["seconds_to_ready"]["p95"]),
         Row(NAME, "one user: success rate", lab["success_rate"], stock["success_rate"], "share"),
+        Row(NAME, "one user: start CPU per server, p50", lab["start_cpu_s"]["p50"], stock["start_cpu_s"]["p50"], "CPU-s"),
     ]
     return result, rows

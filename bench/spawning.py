@@ -2,18 +2,23 @@
 
 Readiness is seen by polling the admin's GET /users?state=active (one request for all users, so the
 poller does not load the hub by itself); the time to ready is measured when the poll that shows it
-answers, so it errs late by at most one poll interval.
+answers, so it errs late by at most one poll interval. The server's container CPU-seconds are read
+(cgroup) as soon as it is seen ready; the progress events of chosen users (what their spawn page
+shows) are recorded with the time they arrived.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+import docker
 import docker.errors
 import requests
 
+from .cpu import container_cpu_s
 from .sides import Side
 
 POLL_S = 0.5
@@ -24,6 +29,9 @@ class Outcome:
     user: str
     seconds: float | None  # time from the POST to ready; None when the spawn failed
     error: str | None = None
+    cpu_s: float | None = None  # the server container's CPU-seconds when it was seen ready
+    # (seconds since the POST, event) of the progress stream, for the users asked to be watched.
+    progress: list[tuple[float, dict]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -42,10 +50,27 @@ def active_servers(side: Side) -> dict[str, str]:
     return states
 
 
-def spawn_all(side: Side, names: list[str], timeout: float) -> list[Outcome]:
-    """POST a server start for every name at once; wait until each is ready or failed (or `timeout`)."""
+def read_progress(side: Side, name: str, since: float, events: list, timeout: float) -> None:
+    """Append (seconds since `since`, event) for each event of `name`'s progress stream until ready/failed."""
+    url = f"{side.url}/hub/api/users/{name}/server/progress"
+    with requests.get(url, headers={"Authorization": f"token {side.admin.token}"}, stream=True, timeout=timeout) as r:
+        for line in r.iter_lines(decode_unicode=True):
+            if line and line.startswith("data:"):
+                event = json.loads(line[len("data:"):])
+                events.append((time.monotonic() - since, event))
+                if event.get("ready") or event.get("failed"):
+                    return
+
+
+def spawn_all(side: Side, names: list[str], timeout: float, watch: frozenset[str] = frozenset()) -> list[Outcome]:
+    """POST a server start for every name at once; wait until each is ready or failed (or `timeout`).
+
+    The progress events of the users in `watch` are recorded (the stream is opened once the POST answered).
+    """
     sent: dict[str, float] = {}
     answered: dict[str, tuple[float, str | None]] = {}  # when the POST answered, and its error if any
+    progress: dict[str, list] = {name: [] for name in watch}
+    docker_client = docker.from_env()
 
     def post(name: str) -> None:
         sent[name] = time.monotonic()
@@ -55,10 +80,23 @@ def spawn_all(side: Side, names: list[str], timeout: float) -> list[Outcome]:
         except requests.RequestException as e:
             error = f"POST failed: {type(e).__name__}"
         answered[name] = (time.monotonic(), error)
+        if name in watch and error is None:
+            try:
+                read_progress(side, name, sent[name], progress[name], timeout)
+            except requests.RequestException:
+                pass  # the figures that need it say "not measured"
+
+    def cpu_at_ready(name: str) -> float | None:
+        try:
+            container = docker_client.containers.get(f"{side.name}-{name}")
+        except docker.errors.NotFound:
+            return None
+        return container_cpu_s(docker_client, container.id)
 
     outcomes: dict[str, Outcome] = {}
+    cpu: dict[str, Future] = {}
     started = time.monotonic()
-    with ThreadPoolExecutor(max(len(names), 1)) as pool:
+    with ThreadPoolExecutor(max(len(names), 1) + 4) as pool:
         for name in names:
             pool.submit(post, name)
         while len(outcomes) < len(names) and time.monotonic() - started < timeout:
@@ -74,6 +112,7 @@ def spawn_all(side: Side, names: list[str], timeout: float) -> list[Outcome]:
                     continue
                 if states.get(name) == "ready":
                     outcomes[name] = Outcome(name, seen - sent[name])
+                    cpu[name] = pool.submit(cpu_at_ready, name)
                 elif name in answered:
                     answered_at, error = answered[name]
                     if error:
@@ -84,6 +123,10 @@ def spawn_all(side: Side, names: list[str], timeout: float) -> list[Outcome]:
             time.sleep(POLL_S)
         for name in names:
             outcomes.setdefault(name, Outcome(name, None, f"not ready after {timeout:.0f} s"))
+        for name, future in cpu.items():
+            outcomes[name].cpu_s = future.result()
+    for name in watch:
+        outcomes[name].progress = progress[name]
     return [outcomes[name] for name in names]
 
 

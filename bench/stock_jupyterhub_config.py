@@ -10,6 +10,8 @@
 #   - DummyAuthenticator + one admin user: the benchmark drives the hub through its REST API.
 # Everything else (start_timeout 60 s, http_timeout 30 s, concurrent_spawn_limit 100, no cpu/mem
 # limits, no admission control) is JupyterHub's and DockerSpawner's own default.
+# "stock-tuned" (STOCK_TIMEOUT set) raises only the two timeouts an admin raises first when a class's
+# starts fail: Spawner.start_timeout and Spawner.http_timeout.
 import os
 
 env = os.environ
@@ -28,3 +30,7 @@ c.DockerSpawner.remove = True  # noqa: F821
 
 c.JupyterHub.authenticator_class = "dummy"  # noqa: F821
 c.Authenticator.admin_users = {env["STOCK_ADMIN"]}  # noqa: F821
+
+if env.get("STOCK_TIMEOUT"):
+    c.Spawner.start_timeout = int(env["STOCK_TIMEOUT"])  # noqa: F821
+    c.Spawner.http_timeout = int(env["STOCK_TIMEOUT"])  # noqa: F821

@@ -1,34 +1,112 @@
 """Admission control: a class pressing Start at 9:00 waits in line instead of failing.
 
 Container starts (docker create/start and until the server answers HTTP) run at most `concurrency`
-at a time, first come first served. Waiting spawns learn their position and an estimate, computed from
-the measured duration of recent starts.
+at a time, first come first served. A server start is CPU-bound, so unless the admin fixes the number,
+it follows from what starts measurably cost: each start's wall time and its container's CPU-seconds at
+ready give the share of a core a start keeps busy, and as many run at once as keep the cores busy
+(cores / the median share of recent starts that ran alone). Waiting spawns learn their position and an estimate, from the rate at which starts
+finished while spawns waited (the line's measured throughput), or before any such measurement from
+the cores and what one start costs, played forward over the starts running now.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import logging
+import math
+import os
+import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+log = logging.getLogger("JupyterHub.labhub.admission")  # in the hub's log
 
-@dataclass
+# Recent starts the figures are taken from: enough to ride out one odd start, few enough to follow
+# a change (a new image, other work on the machine).
+RECENT = 20
+# A busy stretch's throughput counts once this many starts finished in it.
+MIN_FINISHED = 3
+# The automatic number of starts at once stays within [1, MAX_PER_CORE × cores]: a start that
+# measured almost no CPU (a broken probe, an image that fails fast) must not open the gates.
+MAX_PER_CORE = 4
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask, which container limits narrow), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(eq=False)  # a ticket is itself: found in the line by identity
 class Ticket:
     name: str
-    enqueued_at: float = field(default_factory=time.monotonic)
+    enqueued_at: float
     admitted: asyncio.Event = field(default_factory=asyncio.Event)
+    admitted_at: float | None = None
+    # What the line told this spawn when it joined: position and seconds until its start.
+    first_position: int = 0
+    first_estimate_s: float | None = None
+    solo: bool = True  # no other start ran while this one held its slot
+
+
+@dataclass
+class Start:
+    """One finished start: its wall time, its container's CPU at ready and, if it ran alone, the hub's."""
+
+    wall_s: float
+    cpu_s: float | None = None  # the container's cgroup CPU-seconds when it answered
+    # The hub process's own CPU over the start (spawner, proxy route, polls), when no other start ran:
+    # the machine-wide figure would charge every other process's work to the start.
+    hub_cpu_s: float | None = None
+    solo: bool = False  # no other start ran beside it
+
+    @property
+    def share(self) -> float | None:
+        """Cores this start kept busy on average."""
+        return self.cpu_s / self.wall_s if self.cpu_s and self.wall_s > 0 else None
 
 
 class Admission:
-    def __init__(self, concurrency: int, initial_estimate_s: float = 10.0):
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self.concurrency = concurrency
-        self._running = 0
+    """The line of container starts of one hub process.
+
+    `concurrency`: starts at once, fixed by the admin; 0 or None: follow the measured starts.
+    `start_cpu(name)`: the container CPU-seconds of `name`'s server that just answered, or None; it
+    blocks (Docker, cgroup files), so it runs on a worker thread. `clock` and `hub_cpu` are there
+    for tests.
+    """
+
+    def __init__(self, concurrency: int | None = None, *, cores: int | None = None,
+                 start_cpu: Callable[[str], float | None] | None = None, initial_estimate_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 hub_cpu: Callable[[], float] | None = time.process_time):
+        if concurrency is not None and concurrency < 0:
+            raise ValueError("concurrency must be 0 (measured) or at least 1")
+        self.fixed = concurrency or None
+        self.cores = cores or usable_cores()
+        # Before any start is measured: two per core, which kept a 2-core machine busy in the bursts.
+        self.initial_concurrency = 2 * self.cores
+        self._start_cpu = start_cpu
+        self._hub_cpu = hub_cpu
+        self._clock = clock
+        self._initial_estimate_s = initial_estimate_s
+        self._running: dict[Ticket, float | None] = {}  # admitted ticket -> hub CPU at admission
         self._waiting: deque[Ticket] = deque()
-        self._recent: deque[float] = deque([initial_estimate_s], maxlen=20)
+        self._recent: deque[Start] = deque(maxlen=RECENT)
+        self._measuring: set[asyncio.Future] = set()
+        # Throughput: starts finished while spawns waited, per busy stretch (oldest first, the last
+        # one possibly still going): [finished count, when spawns began to wait, last finish time].
+        # Counted from the stretch's beginning, not its first finish: a class's first starts finish
+        # together, and a rate between finishes of one wave would be far too high.
+        self._stretches: deque[list] = deque(maxlen=4)
+        self._busy = False
+
+    # --- what the line looks like --------------------------------------------------------------
 
     @property
     def waiting(self) -> int:
@@ -36,12 +114,12 @@ class Admission:
 
     @property
     def running(self) -> int:
-        return self._running
+        return len(self._running)
 
     @property
     def oldest_wait_s(self) -> float:
         """Seconds the first spawn in line has waited so far (0 when nobody waits): for monitoring."""
-        return time.monotonic() - self._waiting[0].enqueued_at if self._waiting else 0.0
+        return self._clock() - self._waiting[0].enqueued_at if self._waiting else 0.0
 
     def position(self, ticket: Ticket) -> int:
         """1-based place in line; 0 once admitted."""
@@ -50,35 +128,129 @@ class Admission:
         except ValueError:
             return 0
 
+    @property
+    def concurrency(self) -> int:
+        """Starts at once: the admin's number, else cores / the share of a core one start keeps busy.
+
+        The share is the median of the recent starts that ran alone: a start slowed down by others
+        beside it looks as if it needed less of a core than it does. Only without such starts the
+        crowded ones count (they err towards more at once, within the bound). A median, so that one
+        user whose start burns CPU on purpose cannot throttle everyone's.
+        """
+        if self.fixed:
+            return self.fixed
+        measured = [s for s in self._recent if s.share]
+        shares = [s.share for s in measured if s.solo] or [s.share for s in measured]
+        if not shares:
+            return self.initial_concurrency
+        return min(max(math.ceil(self.cores / statistics.median(shares)), 1), MAX_PER_CORE * self.cores)
+
+    def throughput(self) -> float:
+        """Starts finished per second while spawns waited in line: measured, or else modelled."""
+        done = took = 0.0
+        for count, began, last in reversed(self._stretches):
+            if count and last > began:
+                done, took = done + count, took + last - began
+            if done >= MIN_FINISHED:
+                return done / took
+        return self.modelled_throughput()
+
+    def modelled_throughput(self) -> float:
+        """Before a busy stretch was measured: `concurrency` starts of the median recent wall time at
+        once, unless the cores give out first (a start's container CPU, and the hub's where measured)."""
+        walls = [s.wall_s for s in self._recent] or [self._initial_estimate_s]
+        rate = self.concurrency / max(statistics.median(walls), 1e-3)
+        costs = [s.cpu_s + (s.hub_cpu_s or 0.0) for s in self._recent if s.cpu_s]
+        if costs:
+            rate = min(rate, self.cores / statistics.median(costs))
+        return rate
+
+    def seconds_per_place(self) -> float:
+        """Seconds one place in line takes, in a long line: 1 / throughput (warm-ups plan by it)."""
+        return 1 / self.throughput()
+
     def estimate_s(self, position: int) -> float:
-        """Seconds until a spawn at `position` starts, from recent start durations."""
-        per_start = sorted(self._recent)[len(self._recent) // 2]
-        return per_start * position / self.concurrency
+        """Seconds until a spawn at `position` starts: `position` starts must finish before it.
+
+        Starts finish in waves (a class's first `concurrency` starts began together), so the line is
+        played forward: each start takes concurrency / throughput (Little's law, the line being full),
+        the running ones counted from their admission.
+        """
+        per_start = self.concurrency / self.throughput()
+        now = self._clock()
+        finishes = [max(t.admitted_at + per_start, now) for t in self._running if t.admitted_at is not None]
+        finishes += [now] * max(self.concurrency - len(finishes), 0)  # free slots (the number just rose)
+        heapq.heapify(finishes)
+        admitted_at = now
+        for _ in range(position):
+            admitted_at = heapq.heappop(finishes)
+            heapq.heappush(finishes, admitted_at + per_start)
+        return admitted_at - now
+
+    # --- the line ------------------------------------------------------------------------------
+
+    def _note_busy(self) -> None:
+        busy = bool(self._waiting)
+        if busy and not self._busy:
+            self._stretches.append([0, self._clock(), 0.0])
+        self._busy = busy
 
     def _admit_next(self) -> None:
-        while self._waiting and self._running < self.concurrency:
+        while self._waiting and len(self._running) < self.concurrency:
             ticket = self._waiting.popleft()
-            self._running += 1
+            ticket.admitted_at = self._clock()
+            if self._running:
+                ticket.solo = False
+                for other in self._running:
+                    other.solo = False
+            self._running[ticket] = self._hub_cpu() if self._hub_cpu else None
             ticket.admitted.set()
+            if ticket.first_estimate_s is not None:
+                log.info("%s waited %.0f s in line (told about %.0f s at position %d)", ticket.name,
+                         ticket.admitted_at - ticket.enqueued_at, ticket.first_estimate_s, ticket.first_position)
+        self._note_busy()
 
     def enqueue(self, name: str) -> Ticket:
-        ticket = Ticket(name)
+        ticket = Ticket(name, enqueued_at=self._clock())
         self._waiting.append(ticket)
         self._admit_next()
+        if not ticket.admitted.is_set():
+            ticket.first_position = self.position(ticket)
+            ticket.first_estimate_s = self.estimate_s(ticket.first_position)
         return ticket
 
     def cancel(self, ticket: Ticket) -> None:
         if ticket in self._waiting:
             self._waiting.remove(ticket)
-        elif ticket.admitted.is_set():
-            self._running -= 1
+            self._note_busy()
+        elif ticket in self._running:
+            del self._running[ticket]
             self._admit_next()
 
-    def done(self, ticket: Ticket, duration_s: float | None) -> None:
-        if duration_s is not None:
-            self._recent.append(duration_s)
-        self._running -= 1
+    def done(self, ticket: Ticket, ok: bool) -> Start | None:
+        """`ticket`'s start is over (its server answered, if `ok`); the next in line goes."""
+        if ticket not in self._running:
+            return None
+        hub_cpu_at_admission = self._running.pop(ticket)
+        start = None
+        if ok and ticket.admitted_at is not None:
+            now = self._clock()
+            start = Start(wall_s=now - ticket.admitted_at, solo=ticket.solo)
+            if ticket.solo and hub_cpu_at_admission is not None:
+                start.hub_cpu_s = self._hub_cpu() - hub_cpu_at_admission
+            self._recent.append(start)
+            if self._busy:
+                stretch = self._stretches[-1]
+                stretch[0] += 1
+                stretch[2] = now
         self._admit_next()
+        return start
+
+    async def _measure(self, name: str, start: Start) -> None:
+        try:
+            start.cpu_s = await asyncio.to_thread(self._start_cpu, name)
+        except Exception as e:  # a figure missing makes the line fall back on wall times, not fail
+            log.warning("Could not read the start CPU of %s: %s", name, e)
 
     @asynccontextmanager
     async def slot(self, ticket: Ticket):
@@ -88,10 +260,18 @@ class Admission:
         except BaseException:
             self.cancel(ticket)
             raise
-        started = time.monotonic()
         ok = False
         try:
             yield
             ok = True
         finally:
-            self.done(ticket, time.monotonic() - started if ok else None)
+            start = self.done(ticket, ok)
+            if start is not None and self._start_cpu is not None:
+                task = asyncio.ensure_future(self._measure(ticket.name, start))
+                self._measuring.add(task)
+                task.add_done_callback(self._measuring.discard)
+
+    async def measured(self) -> None:
+        """Wait until the CPU readings under way are in (tests, and a clean shutdown)."""
+        while self._measuring:
+            await asyncio.gather(*self._measuring)

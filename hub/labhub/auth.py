@@ -11,7 +11,6 @@ What labhub changes in NativeAuthenticator, and why:
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import secrets

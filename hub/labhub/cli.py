@@ -5,6 +5,7 @@
   labhub monitoring-config  Prometheus' configuration for this lab (docs/monitoring.md)
   labhub homes list|grow  bounded home folders (labhub.homescli)
   labhub users import|export  class rosters (docs/admin.md)
+  labhub warmup schedule|list|cancel  start a group's servers before its class (docs/sessions.md)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .homescli import add_commands as add_homes_commands
 from .metrics.promconfig import add_command as add_monitoring_config
 from .profiles import load_profiles
 from .rostercli import add_commands as add_users_commands
+from .sessions.cli import add_commands as add_warmup_commands
 from .settings import load_settings
 
 
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     add_backup_commands(sub)
     add_homes_commands(sub)
     add_users_commands(sub)
+    add_warmup_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -12,6 +12,7 @@ import sys
 import docker
 import docker.errors
 
+from .clikit import command_group, listing_command
 from .errors import ConfigError
 from .homes import Homes, HomeError
 from .settings import load_settings
@@ -20,11 +21,8 @@ from .units import format_size, parse_size
 
 
 def add_commands(sub) -> None:
-    homes = sub.add_parser("homes", help="bounded home folders: list, grow (docs/admin.md)")
-    cmds = homes.add_subparsers(dest="homes_command", required=True)
-    listing = cmds.add_parser("list", help="every bounded home: user, size, used")
-    listing.add_argument("--json", action="store_true", help="print JSON (sizes in bytes)")
-    listing.set_defaults(func=_list)
+    cmds = command_group(sub, "homes", "bounded home folders: list, grow (docs/admin.md)")
+    listing_command(cmds, "list", "every bounded home: user, size, used", _list, "print JSON (sizes in bytes)")
     grow = cmds.add_parser("grow", help="give a user's home more room (their server stopped)")
     grow.add_argument("user")
     grow.add_argument("size", help="the new size, e.g. 20G (a home only grows)")

@@ -5,18 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import docker
 import nativeauthenticator
-import docker.errors
 
 from .auth import ADMIN_USER_ENV, LabNativeAuthenticator, external_authenticator
-from .errors import ConfigError
+from .backend import backend_for, engine_client, service_environment
 from .gpu import managed_service as gpu_service
 from .gpu.hubside import configure_gpu
 from .homes import configure_homes
 from .metrics import managed_service as metrics_service
 from .metrics.hub import configure_hub_metrics
-from .network import ensure_network
 from .profiles import load_profiles
 from .services import register_services
 from .sessions import managed_service as sessions_service
@@ -25,7 +22,6 @@ from .sessions.hubside import announcement
 from .settings import Settings
 from .spawner import LabSpawner
 from .state import ensure_secret, ensure_state_dir
-from .swarm.hubside import configure_swarm, docker_environment
 from .tls import configure_tls
 
 
@@ -36,22 +32,13 @@ BRANDING_TEMPLATES = [str(Path(__file__).parent / "templates")]
 LOGO = Path(__file__).parent / "branding" / "logo.svg"
 
 
-def docker_client() -> docker.DockerClient:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as e:
-        raise ConfigError(f"no Docker engine answers ({e}); start one with scripts/docker-bootstrap.sh") from None
-    return client
-
-
 def configure(c, settings: Settings) -> None:
     state = ensure_state_dir(settings.state_dir)
     profiles = load_profiles(settings.profiles_dir)
-    # Swarm mode has no bridge network of its own; configure_swarm sets the hub's address instead.
-    swarm = settings.spawner.kind == "swarm"
-    gateway = None if swarm else ensure_network(docker_client(), settings.spawner.network,
-                                                settings.spawner.isolate_containers)
+    # Everything that depends on the engine (docker or swarm) is the backend's.
+    backend = backend_for(settings, engine_client())
+    # Single host: the labhub bridge network's gateway; swarm: the backend sets the hub's address below.
+    gateway = backend.hub_address()[1] if backend.local_servers else None
 
     # --- hub, proxy, database, secrets ---
     hub = settings.hub
@@ -117,8 +104,6 @@ def configure(c, settings: Settings) -> None:
     c.LabSpawner.notebook_dir = sp.home_dir
     c.LabSpawner.volumes = {sp.home_volume: sp.home_dir}
     c.LabSpawner.pids_limit = sp.pids_limit
-    if not swarm:  # a swarm service's containers go with the service
-        c.LabSpawner.remove = True  # containers are disposable; the home volume is not
     c.LabSpawner.pull_policy = "never"  # only images built here (and named in profiles) run
     c.LabSpawner.start_timeout = sp.start_timeout
     c.LabSpawner.http_timeout = sp.http_timeout
@@ -129,7 +114,7 @@ def configure(c, settings: Settings) -> None:
     # Spawns are queued by labhub's admission control instead of refused by JupyterHub's limit.
     c.JupyterHub.concurrent_spawn_limit = 0
     # Bounded homes (homes.size, a profile's home_size): re-attached here, after a reboot or a dockerd restart.
-    configure_homes(c, settings, profiles, None if swarm else docker_client())
+    configure_homes(c, settings, profiles, backend.client if backend.local_servers else None)
 
     # --- session limits: a server's last_activity is what the server itself reports (labhub-lab:
     # interaction, busy kernels, kernel and terminal traffic), never the proxy's route activity,
@@ -144,10 +129,9 @@ def configure(c, settings: Settings) -> None:
                                 **tls_environment}
 
     # --- GPU leases (inventory, queue, quotas; docs/gpu.md) ---
-    configure_gpu(c, settings, docker_client())
-    # --- swarm mode: servers as swarm services, GPUs of every node (docs/scale-out.md) ---
-    if swarm:
-        configure_swarm(c, settings, docker_client())
+    configure_gpu(c, settings, backend)
+    # --- the engine's part: remove=True on one host; swarm: services, overlay network, hub address ---
+    backend.configure_hub(c, settings)
 
     # --- managed services (each feature package contributes a ManagedService) ---
     services = [factory(settings) for factory in SERVICE_FACTORIES]
@@ -155,7 +139,7 @@ def configure(c, settings: Settings) -> None:
         c,
         [svc for svc in services if svc is not None],
         cwd=str(settings.base_dir),
-        environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", ""), **docker_environment(),
+        environment={"LABHUB_CONFIG": os.environ.get("LABHUB_CONFIG", ""), **service_environment(),
                      **tls_environment},
     )
     # Admission figures on /hub/metrics, and Prometheus' read:metrics token (docs/monitoring.md).

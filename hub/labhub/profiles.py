@@ -114,7 +114,7 @@ def _load_file(path: Path) -> list[Profile]:
             if len(loc) >= 2 and loc[0] == "profiles" and isinstance(loc[1], int):
                 index = loc[1]
                 entry = raw[index] if index < len(raw) and isinstance(raw[index], dict) else {}
-                name = f"profile '{entry['slug']}'" if isinstance(entry.get("slug"), str) else f"profile #{index + 1}"
+                name = f"profile {entry['slug']!r}" if isinstance(entry.get("slug"), str) else f"profile #{index + 1}"
                 field = line.split(": ", 1)[0].split(".", 2)[2:] or ["(profile)"]
                 problems.append(f"{name}: {field[0]}: {line.split(': ', 1)[1]}")
             else:

@@ -19,7 +19,7 @@ from .metrics.settings import MetricsSettings
 from .sessions.config import SessionsSettings
 from .submissions.config import SubmissionsSettings
 from .model import Duration, IpNetwork, Size, Strict, Username
-from .swarm.settings import SwarmSettings, check_modes
+from .backend import SwarmSettings, check_modes
 from .tls import TlsSettings, file_problems
 from .yamlfile import read_yaml
 
@@ -101,7 +101,8 @@ class SpawnerSettings(Strict):
     start_timeout: Duration = 600
     http_timeout: Duration = 300
     pids_limit: int = Field(1024, ge=64)
-    # Admission control: container starts at once (0: 2 per CPU); more wait in line.
+    # Admission control: container starts at once (0: from the measured CPU of starts, labhub.admission);
+    # more wait in line.
     concurrent_starts: int = Field(0, ge=0)
     # Servers running at once in the whole lab (0: no limit); beyond it users are told the lab is full.
     max_servers: int = Field(0, ge=0)
@@ -129,7 +130,7 @@ class Settings(Strict):
     # Where relative paths in the file are resolved: the file's folder (cwd without a file).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
-    # spawner.kind: swarm changes what gpu.inventory may be (labhub.swarm.settings).
+    # spawner.kind: swarm changes what gpu.inventory may be (labhub.backend.swarm.settings).
     _swarm_modes = model_validator(mode="before")(check_modes)
 
     def path(self, value: Path) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -16,6 +15,7 @@ from tornado import web
 from traitlets import Instance, Int, Unicode, default
 
 from .admission import Admission, Ticket
+from .backend.hardening import UID, confinement
 from .gpu.broker import GpuBroker, GpuWait
 from .homes import HomeError, Homes
 from .labels import PROFILE as LABEL_PROFILE
@@ -24,6 +24,7 @@ from .labels import USER as LABEL_USER
 from .profiles import Profile, ProfileSet
 from .sessions.hubside import record_stop
 from .sessions.records import SessionsDB
+from .backend.startcpu import StartCpu
 from .units import format_size
 
 _templates = Environment(
@@ -58,7 +59,7 @@ class LabSpawner(DockerSpawner):
     profiles = Instance(ProfileSet, help="The profiles loaded from spawner_profiles/.").tag(config=True)
     home_dir = Unicode("/home/jovyan", help="Where the home volume is mounted.").tag(config=True)
     pids_limit = Int(1024, help="Process limit per container (fork bombs stay in their box).").tag(config=True)
-    concurrent_starts = Int(0, help="Container starts at once; more wait in line (0: 2 per CPU).").tag(config=True)
+    concurrent_starts = Int(0, help="Container starts at once; more wait in line (0: from the measured CPU share of a start and the cores, labhub.admission).").tag(config=True)
     max_servers = Int(0, help="Servers running at once in the whole lab (0: no limit).").tag(config=True)
     state_dir = Unicode("", help="The hub's state folder (stop records).").tag(config=True)
     gpu = Instance(GpuBroker, allow_none=True, help="GPU leasing (labhub.gpu); None: no GPUs.").tag(config=True)
@@ -185,9 +186,14 @@ class LabSpawner(DockerSpawner):
         spawner.log.info("%s starts profile %s (image %s)", spawner._log_name, profile.slug, profile.image)
 
     def _running_containers(self, profile: Profile | None = None) -> int:
-        labels = [LABEL_USER] + ([f"{LABEL_PROFILE}={profile.slug}"] if profile else [])
-        mine = self.client.containers(filters={"label": labels, "name": f"{self.prefix}-"})
-        return sum(1 for c in mine if c["Labels"].get(LABEL_USER) != self.user.name)
+        """Servers of other users running (of `profile`, if given), for the capacity checks."""
+        wanted = [LABEL_USER] + ([f"{LABEL_PROFILE}={profile.slug}"] if profile else [])
+        return sum(1 for labels in self._server_labels(wanted) if labels.get(LABEL_USER) != self.user.name)
+
+    def _server_labels(self, wanted: list[str]) -> list[dict]:
+        """The labels of this lab's running servers that carry the `wanted` labels (blocking)."""
+        mine = self.client.containers(filters={"label": wanted, "name": f"{self.prefix}-"})
+        return [c["Labels"] for c in mine]
 
     def check_capacity(self, profile: Profile) -> None:
         """A clear 'lab is full' answer instead of a failed start."""
@@ -205,8 +211,9 @@ class LabSpawner(DockerSpawner):
 
     @classmethod
     def admission(cls, concurrency: int) -> Admission:
+        """The hub's one line; `concurrency` 0: as many starts at once as measured starts show the cores take."""
         if cls._admission is None:
-            cls._admission = Admission(concurrency or 2 * (os.cpu_count() or 1))
+            cls._admission = Admission(concurrency, start_cpu=StartCpu())
         return cls._admission
 
     async def start(self):
@@ -317,16 +324,13 @@ class LabSpawner(DockerSpawner):
     @default("extra_create_kwargs")
     def _extra_create_kwargs_default(self):
         # DockerSpawner formats every string in here with its template namespace: labels go in escaped.
-        return lambda spawner: {"labels": format_literal(spawner.container_labels()), "user": "1000:100"}
+        return lambda spawner: {"labels": format_literal(spawner.container_labels()), "user": UID}
 
     @default("extra_host_config")
     def _extra_host_config_default(self):
         return lambda spawner: {
-            "security_opt": ["no-new-privileges:true"],
-            "cap_drop": ["ALL"],
-            "pids_limit": spawner.pids_limit,
-            # No swap beyond the memory limit: an out-of-memory user is stopped, the host is not slowed.
-            "memswap_limit": spawner.mem_limit,
+            # No capabilities, no new privileges, pids limit, no swap beyond the memory limit.
+            **confinement(spawner.pids_limit, spawner.mem_limit),
             # A container that ends by itself is kept until the hub has read why (out of memory, exit
             # code) and removed then (run_post_stop_hook); Docker's auto-remove would lose the cause.
             "auto_remove": False,
@@ -351,22 +355,30 @@ class LabSpawner(DockerSpawner):
         return await asyncio.to_thread(write)
 
     async def run_post_stop_hook(self):
-        # JupyterHub calls stop() only for a server that still runs. A container that ended by itself
-        # (a crash, out of memory, a start cut short by a hub restart) is recorded and removed here,
-        # so it is neither left behind nor unexplained.
+        # JupyterHub calls stop() only for a server that still runs. A server that ended by itself
+        # (a crash, out of memory, a start cut short by a hub restart, its node gone) is recorded and
+        # removed here, so it is neither left behind nor unexplained.
         await maybe_future(super().run_post_stop_hook())
         try:
-            container = await self.get_object()
-            if container is None or container["State"].get("Running"):
+            obj = await self.get_object()
+            detail = await self._ended_by_itself(obj) if obj is not None else None
+            if detail is None:
                 return
-            detail = self._end_detail(container)
             self.log.warning("%s ended by itself: %s", self._log_name, detail)
             if self.state_dir:
-                profile = self.profile.slug if self.profile else container["Config"]["Labels"].get(LABEL_PROFILE, "")
+                profile = self.profile.slug if self.profile else self._labels_of(obj).get(LABEL_PROFILE, "")
                 await self._record_stop(profile, True, detail)
             await self.remove_object()
         except docker.errors.DockerException:
-            self.log.exception("Could not clean up the ended container of %s", self._log_name)
+            self.log.exception("Could not clean up the ended %s of %s", self.object_type, self._log_name)
+
+    async def _ended_by_itself(self, obj: dict) -> str | None:
+        """None while the server's object still runs; else the stop record's detail of its end."""
+        return None if obj["State"].get("Running") else self._end_detail(obj)
+
+    @staticmethod
+    def _labels_of(obj: dict) -> dict:
+        return obj["Config"]["Labels"] or {}
 
     async def get_url(self):
         # A hub restarted in the middle of a start has no address for that server in its database yet;

@@ -2,7 +2,7 @@
 in test-artifacts/ of every page a test had open when it failed.
 
   hub       one hub for the whole session (profiles BROWSER_PROFILES); use a new user name per test
-  admin     the admin as an HTTP client (tests.hubprocess.Client), for set-up steps
+  admin     the admin as an HTTP client (tests.utils.hubprocess.Client), for set-up steps
   new_page  a factory of pages, each with its own cookies (one person per page)
   page      one such page
 Steps on the pages themselves are in hubpages.py.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, running_hub
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, and quiet: no first-run pages, no background downloads, no GPU on a server.

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, USER_PASSWORD, Client, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, USER_PASSWORD, Client, new_user, running_hub
 
 from . import hubpages as ui
 from .conftest import CHROMIUM, CHROMIUM_ARGS

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.hubprocess import USER_PASSWORD, new_user
+from tests.utils.hubprocess import USER_PASSWORD, new_user
 
 from . import hubpages as ui
 

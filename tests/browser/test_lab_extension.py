@@ -16,7 +16,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, free_port, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, free_port, new_user, running_hub
 from tests.utils.waiting import holds_for, wait_for
 
 from . import hubpages as ui

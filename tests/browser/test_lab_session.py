@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD
 
 from . import hubpages as ui
 

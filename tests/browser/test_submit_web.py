@@ -13,7 +13,7 @@ from tests.browser.hubpages import log_in
 from tests.docker.test_submissions import (
     HIDDEN_TESTS, PASSING, SERVICE, STARTER, VISIBLE_TESTS, api, wait_for_gradings, wait_for_service,
 )
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, new_user, running_hub
 
 PROFILES = [{"slug": "small", "display_name": "Small", "image": "labhub/base-notebook:latest",
              "cpu_limit": 1, "mem_limit": "1G", "default": True}]

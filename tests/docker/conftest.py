@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, running_hub
+from tests.utils.hubprocess import running_hub
 
 IMAGE_PREFIX = "labhub"
 
@@ -22,7 +22,3 @@ def hub(tmp_path_factory):
     with running_hub(tmp_path_factory.mktemp("hub"), name="lhtest", profiles=TEST_PROFILES) as hub:
         yield hub
 
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)

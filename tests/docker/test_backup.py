@@ -19,7 +19,7 @@ import docker
 import docker.errors
 import pytest
 
-from tests.hubprocess import (
+from tests.utils.hubprocess import (
     ADMIN,
     ADMIN_PASSWORD,
     USER_PASSWORD,

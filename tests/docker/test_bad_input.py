@@ -11,7 +11,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [

@@ -18,13 +18,13 @@ import pytest
 import requests
 
 from tests.docker.conftest import TEST_PROFILES
-from tests.hubprocess import running_hub
+from tests.utils.hubprocess import running_hub
 
 pytestmark = pytest.mark.slow
 
 BURST = 30
 NAMES = [f"student{i:02d}" for i in range(BURST)]
-# Set, not left to the default (2 per CPU, which gives 4 on the 2-core machines CI runs on): with 4 starts
+# Set, not left to the default (measured from the cores and the CPU a start takes): with 4 starts
 # at once, 26 of the class
 # wait in line on any machine, so the place-in-line messages are seen whatever the core count.
 CONCURRENT_STARTS = 4

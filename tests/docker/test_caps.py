@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [

@@ -13,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, free_port
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, free_port
 from tests.utils.prereq import host_tool
 
 ROOT = Path(__file__).resolve().parents[2]

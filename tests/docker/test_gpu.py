@@ -22,7 +22,7 @@ import requests
 from labhub.gpu.inventory import simulated_inventory
 from labhub.gpu.settings import SimulatedGpus
 from labhub.gpu.usage import gpu_utilisation
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, free_port, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, free_port, new_user, running_hub
 from tests.utils.waiting import wait_for
 
 SIM = {"count": 2, "memory": "80G", "name": "Sim A100 80GB"}

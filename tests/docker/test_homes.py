@@ -22,7 +22,7 @@ import yaml
 
 from labhub.homes import detach, loop_of
 from labhub.metrics.volumes import VolumesSource
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, Hub, free_port, new_user, running_hub
+from tests.utils.hubprocess import Client, Hub, free_port, new_user, running_hub
 from tests.utils.prereq import built_image, host_tool
 from tests.utils.waiting import wait_for
 
@@ -79,11 +79,6 @@ def detach_leftovers() -> None:
         device, _, backing = line.strip().partition(" ")
         if "/pytest-of-" in backing and "/state/homes/lhhome-home-" in backing:
             subprocess.run(["losetup", "--detach", device], check=True)
-
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from tests.hubprocess import new_user
+from tests.utils.hubprocess import new_user
 
 docker_client = docker.from_env()
 

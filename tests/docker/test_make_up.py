@@ -13,9 +13,9 @@ import docker
 import pytest
 import requests
 
-from tests.adminshell import make
+from tests.utils.adminshell import make
 from tests.docker.conftest import TEST_PROFILES
-from tests.hubprocess import ADMIN, Client, Hub
+from tests.utils.hubprocess import ADMIN, Client, Hub
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import requests
 
 from labhub.metrics.promconfig import render_for
 from labhub.settings import load_settings
-from tests.hubprocess import free_port, new_user, running_hub
+from tests.utils.hubprocess import free_port, new_user, running_hub
 from tests.utils.prereq import host_tool
 
 IMAGE = "labhub/base-notebook:latest"

@@ -24,8 +24,8 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.hubprocess import Client, Hub, new_user, running_hub
-from tests.kernels import execute, start_kernel, stream_text
+from tests.utils.hubprocess import Client, Hub, new_user, running_hub
+from tests.utils.kernels import execute, start_kernel, stream_text
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [

@@ -20,7 +20,7 @@ import requests
 from labhub.homes import detach
 from tests.docker.test_reliability import (IMAGE, PROFILES, alive, assert_one_of_each_helper, containers_of, file_text,
                                            hub_answers, hub_processes, put_file, stops_of, wait_for)
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, ROOT, Client, new_user, running_hub
 
 DOCKER_PID = Path("/var/run/docker.pid")
 BOUNDED = {"slug": "bounded", "display_name": "Bounded home", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "256M",

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, running_hub, sign_up
+from tests.utils.hubprocess import ADMIN, running_hub, sign_up
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [{"slug": "small", "display_name": "Small", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "512M",
@@ -33,11 +33,6 @@ STUDENTS = [f"cs101-s{i:02d}" for i in range(60)]
 def hub(tmp_path_factory):
     with running_hub(tmp_path_factory.mktemp("roster"), name="lhroster", profiles=PROFILES) as hub:
         yield hub
-
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 def labhub(hub, admin, *args: str) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ import docker
 import pytest
 import requests
 
-from tests.hubprocess import USER_PASSWORD, Client, Hub, new_user, running_hub
+from tests.utils.hubprocess import USER_PASSWORD, Client, Hub, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [

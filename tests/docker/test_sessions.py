@@ -12,8 +12,8 @@ import docker
 import docker.errors
 import pytest
 
-from tests.hubprocess import free_port, new_user, running_hub
-from tests.kernels import execute, start_kernel
+from tests.utils.hubprocess import free_port, new_user, running_hub
+from tests.utils.kernels import execute, start_kernel
 from tests.utils.waiting import holds_for, wait_for
 from tests.utils.sessions import fresh_status, session_status
 

@@ -16,8 +16,8 @@ import pytest
 
 from labhub.gpu.inventory import simulated_inventory
 from labhub.gpu.settings import SimulatedGpus
-from tests.hubprocess import free_port, new_user, running_hub
-from tests.kernels import execute, start_kernel
+from tests.utils.hubprocess import free_port, new_user, running_hub
+from tests.utils.kernels import execute, start_kernel
 from tests.utils.waiting import holds_for, wait_for
 from tests.utils.sessions import container_of, fresh_status
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from tests.hubprocess import free_port, new_user, running_hub
+from tests.utils.hubprocess import free_port, new_user, running_hub
 from tests.utils.sessions import session_status
 
 AGE = 600

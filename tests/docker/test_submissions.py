@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import requests
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user, running_hub
 from tests.utils.structure import strings_mentioning
 
 SERVICE = "/services/submissions/"

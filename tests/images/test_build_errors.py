@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.adminshell import make
+from tests.utils.adminshell import make
 from tests.images.conftest import PREFIX, TAG
 
 FAIL_TAG = "lhtest-buildfail"

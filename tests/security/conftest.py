@@ -4,11 +4,4 @@ its own hub (its own name, ports and Docker names), so modules never share what 
 
 from __future__ import annotations
 
-import pytest
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client
-
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, Hub, new_user, running_hub, sign_up
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, Hub, new_user, running_hub, sign_up
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [{"slug": "small", "display_name": "Small", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "512M",

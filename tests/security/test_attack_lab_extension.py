@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.hubprocess import new_user, running_hub
+from tests.utils.hubprocess import new_user, running_hub
 
 PROFILES = [
     {"slug": "small", "display_name": "Small", "image": "labhub/base-notebook:latest",

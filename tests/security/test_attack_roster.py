@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.hubprocess import ADMIN, Client, new_user, running_hub
+from tests.utils.hubprocess import ADMIN, Client, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [{"slug": "small", "display_name": "Small", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "512M",

@@ -15,8 +15,8 @@ import docker
 import pytest
 import requests
 
-from tests.hubprocess import new_user, running_hub
-from tests.kernels import execute, start_kernel
+from tests.utils.hubprocess import new_user, running_hub
+from tests.utils.kernels import execute, start_kernel
 
 PROFILES = [
     {"slug": "small", "display_name": "Small", "image": "labhub/base-notebook:latest",

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from labhub.submissions.config import SubmissionsSettings
-from labhub.submissions.hardening import HELPER_LABEL, HelperLimits, HelperTimeout, run_helper
+from labhub.backend.hardening import HELPER_LABEL, HelperLimits, HelperTimeout, run_helper
 from tests.docker.test_submissions import SERVICE, api, make_assignment, notebook, submit, wait_for_gradings, wait_for_service
-from tests.hubprocess import new_user, running_hub
+from tests.utils.hubprocess import new_user, running_hub
 from tests.utils.waiting import wait_for
 
 NAME = "lhatk3"

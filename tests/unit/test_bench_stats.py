@@ -42,18 +42,18 @@ def test_ratio_and_rate_without_a_baseline_are_none():
 
 
 def test_table_aligns_columns_and_shows_missing_figures_as_dashes():
-    rows = [Row("burst", "burst 30: success rate", 1.0, 0.0, "share"),
+    rows = [Row("burst", "burst 30: success rate", 1.0, 0.0, "share", tuned=0.5),
             Row("burst", "burst 30: p50 to ready", 42.0, None),
             Row("memory", "idle server: RSS", 100 * 2**20, 50 * 2**20, "bytes")]
     lines = table(rows).splitlines()
-    assert lines[0].split() == ["benchmark", "figure", "labhub", "stock", "labhub/stock"]
+    assert lines[0].split() == ["benchmark", "figure", "labhub", "stock-tuned", "stock", "labhub/tuned", "labhub/stock"]
     # Every column starts at the same offset on every line.
-    starts = [lines[0].index(h) for h in ("figure", "labhub ", "stock", "labhub/stock")]
+    starts = [lines[0].index(h) for h in ("figure", "labhub ", "stock-tuned", " stock ", "labhub/tuned", "labhub/stock")]
     for line in lines[2:]:
         assert all(line[s - 2:s] == "  " for s in starts)
-    assert "100 %" in lines[2] and "0 %" in lines[2] and lines[2].rstrip().endswith("-")  # no ratio to 0
+    assert "100 %" in lines[2] and "50 %" in lines[2] and lines[2].split()[-2:] == ["2.00", "-"]  # no ratio to 0
     assert "42.0 s" in lines[3] and lines[3].rstrip().endswith("-")
-    assert lines[4].rstrip().endswith("2.00")
+    assert lines[4].split()[-2:] == ["-", "2.00"]
 
 
 def test_figures_are_printed_in_their_units():

@@ -138,7 +138,8 @@ def test_a_failing_source_is_reported_and_the_others_still_answer(tmp_path):
 def test_stop_counts_start_at_zero_for_every_profile_and_reason(tmp_path):
     source = StopsSource(tmp_path, ["cpu", "gpu"])
     counts = source.read()
-    assert len(counts) == 2 * 6 and set(counts.values()) == {0}
+    assert len(counts) == 2 * 7 and set(counts.values()) == {0}
+    assert ("gpu", "warmup_unused") in counts  # a warm-up's unused server (docs/sessions.md)
     SessionsDB(tmp_path).add("bob", "", "gpu", "gpu_idle")
     SessionsDB(tmp_path).add("bob", "", "gpu", "gpu_idle")
     SessionsDB(tmp_path).add("eve", "", "retired-profile", "admin")  # a profile no longer configured
@@ -178,6 +179,8 @@ def test_admission_collector_reports_the_line():
         values = {f.name: f.samples[0].value for f in AdmissionCollector().collect()}
         assert values["labhub_spawn_queue_length"] == 2 and values["labhub_spawn_starts_in_progress"] == 1
         assert values["labhub_spawn_queue_oldest_wait_seconds"] >= 0
+        # What the sessions service times a warm-up's starts by (absent before the hub's first spawn).
+        assert values["labhub_spawn_queue_seconds_per_place"] == admission.seconds_per_place() > 0
     finally:
         LabSpawner._admission = saved
 

@@ -78,3 +78,56 @@ def test_the_earliest_deadline_wins(last_activity, gpu_last_busy, reason):
 def test_warn_before_zero_never_warns():
     assert decide(obs(), T0 + IDLE - 1, 0).action == "keep"
     assert decide(obs(), T0 + IDLE, 0).action == "stop"
+
+
+# --- a scheduled warm-up's server (issue 15): exempt until its end, then `warmup_unused` if never used ---
+
+READY, UNTIL = T0 + 20, T0 + IDLE * 3  # seen ready 20 s after the start; the warm-up ends well past idle
+
+
+def warm(**kw) -> Observation:
+    return obs(warmup_until=UNTIL, warmup_ready=READY, **kw)
+
+
+def test_an_unused_warmup_server_is_kept_past_its_idle_timeout_until_the_warmups_end():
+    now = T0 + IDLE * 2
+    assert decide(obs(), now, WARN).reason == "idle"  # the same server without the warm-up
+    assert decide(warm(), now, WARN) == Decision("keep", None, UNTIL - now)
+
+
+def test_an_unused_warmup_server_is_warned_then_stopped_as_warmup_unused_at_the_end():
+    assert decide(warm(), UNTIL - 30, WARN) == Decision("warn", "warmup_unused", 30)
+    assert decide(warm(), UNTIL, WARN) == Decision("stop", "warmup_unused", 0.0)
+
+
+def test_activity_up_to_when_it_was_ready_is_not_use():
+    # labhub-lab's first report carries the server's own start, which comes after the hub's `started`.
+    assert decide(warm(last_activity=READY), UNTIL, WARN).reason == "warmup_unused"
+
+
+def test_without_a_ready_time_the_start_is_the_line():
+    w = obs(warmup_until=UNTIL, warmup_ready=None)
+    assert decide(w, UNTIL, WARN).reason == "warmup_unused"
+    used = obs(warmup_until=UNTIL, warmup_ready=None, last_activity=T0 + 1, max_age=AGE * 10)
+    assert decide(used, UNTIL, WARN) == Decision("stop", "idle", 0.0)  # used: idle, not unused
+
+
+def test_a_used_warmup_server_follows_the_idle_rule_but_not_before_the_end():
+    used = warm(last_activity=READY + 5, max_age=AGE * 10)
+    # Idle long enough, but the warm-up has not ended: kept, heading for an idle stop at its end.
+    assert decide(used, UNTIL - WARN - 1, WARN) == Decision("keep", None, WARN + 1)
+    assert decide(used, UNTIL, WARN) == Decision("stop", "idle", 0.0)
+    # Used recently: the normal idle clock, past the end.
+    recent = warm(last_activity=UNTIL - 10, max_age=AGE * 10)
+    assert decide(recent, UNTIL, WARN) == Decision("keep", None, IDLE - 10)
+
+
+def test_an_idle_gpu_of_a_used_warmup_server_waits_for_the_end_too():
+    used = warm(last_activity=UNTIL, uses_gpu=True, gpu_last_busy=T0, max_age=AGE * 10)
+    assert decide(used, UNTIL - WARN - 1, WARN).action == "keep"
+    assert decide(used, UNTIL, WARN) == Decision("stop", "gpu_idle", 0.0)
+
+
+def test_max_age_still_stops_a_warmup_server():
+    short = warm(max_age=IDLE)
+    assert decide(short, T0 + IDLE, WARN) == Decision("stop", "max_age", 0.0)

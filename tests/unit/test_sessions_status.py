@@ -19,7 +19,7 @@ OBS = Observation(started=1000.0, last_activity=1500.0, idle_timeout=600, max_ag
 def service(tmp_path) -> SessionsService:
     # No Docker is touched: status() only formats what a round observed.
     return SessionsService(SessionsSettings(warn_before=120), ProfileSet((PROFILE,)), SessionsDB(tmp_path),
-                           "http://127.0.0.1:1/hub/api", "unused", docker_client=object())
+                           "http://127.0.0.1:1/hub/api", "unused", backend=object())
 
 
 def test_keep_has_no_stop_and_counts_the_extension(tmp_path):

@@ -81,7 +81,7 @@ def test_a_database_from_a_newer_labhub_is_refused_with_what_to_do(old_state):
     with sqlite3.connect(old_state / "sessions.sqlite") as db:
         db.execute("UPDATE labhub_schema SET version = 99 WHERE store = 'sessions'")
     with pytest.raises(SchemaError, match=r"sessions database has schema version 99, newer than this labhub "
-                                          r"knows \(1\).*labhub restore"):
+                                          rf"knows \({SESSIONS.latest}\).*labhub restore"):
         SessionsDB(old_state)
 
 

@@ -16,7 +16,7 @@ from docker.types import LogConfig
 from labhub.errors import ConfigError
 from labhub.profiles import load_profiles
 from labhub.settings import load_settings
-from labhub.submissions import hardening
+from labhub.backend import hardening
 from labhub.submissions.blobs import BlobStore
 from labhub.submissions.config import SubmissionsSettings
 from labhub.submissions.core import Submissions

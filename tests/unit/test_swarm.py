@@ -8,8 +8,8 @@ import pytest
 from labhub.errors import ConfigError
 from labhub.gpu.policy import Demand, can_ever_fit, node_of, place
 from labhub.settings import load_settings
-from labhub.swarm.inventory import device_of, inventory_of
-from labhub.swarm.nodes import Node, _node, docker_time
+from labhub.backend.swarm.inventory import device_of, inventory_of
+from labhub.backend.swarm.nodes import Node, _node, docker_time
 
 
 def write(tmp_path, text):

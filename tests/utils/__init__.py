@@ -1,1 +1,1 @@
-"""Helpers the tests share that are not a hub or a cluster (those are tests/hubprocess.py, tests/swarmcluster.py)."""
+"""Helpers the tests share: a real hub (hubprocess), a swarm of dind nodes (swarmcluster), the admin shell (adminshell), kernels over websockets (kernels), waits and checks."""

@@ -1,7 +1,7 @@
 """Home volumes through the Docker API, never through the host's view of Docker's folders.
 
 Each step uses its own short-lived helper container of a labhub image, with the hardening of every
-helper (labhub.submissions.hardening: labels, no network, no capabilities, limits) and the volume at
+helper (labhub.backend.hardening: labels, no network, no capabilities, limits) and the volume at
 /backup/home, a path no image has (so Docker never copies an image's files into an empty volume):
   listing  a fixed interpreter (-I -S) lists the read-only volume as uid 1000 (manifest.LIST_SCRIPT)
   save     the container is only created, never started: the engine streams the read-only volume as a
@@ -26,7 +26,8 @@ import requests.exceptions
 
 from ..labels import BACKUP as LABEL_BACKUP
 from ..labels import BACKUP_VOLUME as LABEL_BACKUP_VOLUME
-from ..submissions.hardening import (
+from ..backend import engine_client
+from ..backend.hardening import (
     HELPER_LABEL,
     ISOLATED_PYTHON,
     KIND_LABEL,
@@ -59,12 +60,7 @@ def home_volume_pattern(template: str) -> re.Pattern:
 
 
 def connect() -> docker.DockerClient:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as e:
-        raise BackupError(f"no Docker engine answers ({e}); start it (make docker)") from None
-    return client
+    return engine_client(BackupError, "start it (make docker)")
 
 
 class Volumes:

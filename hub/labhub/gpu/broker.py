@@ -16,7 +16,7 @@ from ..labels import GPU_LEASE as LABEL_GPU_LEASE
 from ..labels import GPU_MODE as LABEL_GPU_MODE
 from ..labels import GPU_SOURCE as LABEL_GPU_SOURCE
 from ..units import format_duration
-from .inventory import Inventory
+from .model import Inventory
 from .policy import Demand, can_ever_fit
 from .settings import GpuSettings
 from .store import Lease, LeaseStore, Queued, Refused
@@ -47,6 +47,9 @@ def nvidia_runtime_present(client) -> bool:
 
 
 class GpuBroker:
+    # Where the GPUs are, as the messages of unavailable_reason say it (a swarm's broker: its nodes).
+    gpus_are_on = "this server has"
+
     def __init__(self, settings: GpuSettings, inventory: Inventory, store: LeaseStore, device_requests: bool,
                  poll_s: float = 1.0):
         self.settings = settings
@@ -68,10 +71,10 @@ class GpuBroker:
     def unavailable_reason(self, profile) -> str | None:
         units = self.inventory.uuids
         if not units:  # the admin finds why in the hub's log and `labhub gpu leases`
-            return "Not available: this server has no GPUs. Use the CPU runtime."
+            return f"Not available: {self.gpus_are_on} no GPUs. Use the CPU runtime."
         demand = Demand.of(profile.gpu)
         if not can_ever_fit(demand, units):
-            return (f"Not available: it needs {demand.describe()}, this server has {len(units)} GPU unit"
+            return (f"Not available: it needs {demand.describe()}, {self.gpus_are_on} {len(units)} GPU unit"
                     f"{'s' if len(units) != 1 else ''}.")
         return None
 

@@ -14,6 +14,7 @@ import os
 import sys
 from datetime import datetime
 
+from ..clikit import command_group, listing_command
 from ..errors import ConfigError
 from ..service.hubapi import hub_api_url, hub_tls_context
 from ..settings import load_settings
@@ -25,11 +26,8 @@ from .revoke import HubApi, revoke
 
 
 def add_commands(sub) -> None:
-    gpu = sub.add_parser("gpu", help="GPU leases, the GPU queue and quotas (docs/gpu.md)")
-    cmds = gpu.add_subparsers(dest="gpu_command", required=True)
-    leases = cmds.add_parser("leases", help="units, leases, queue and GPU-hours used this week")
-    leases.add_argument("--json", action="store_true", help="print JSON")
-    leases.set_defaults(func=_leases)
+    cmds = command_group(sub, "gpu", "GPU leases, the GPU queue and quotas (docs/gpu.md)")
+    listing_command(cmds, "leases", "units, leases, queue and GPU-hours used this week", _leases)
     rev = cmds.add_parser("revoke", help="stop a user's GPU server and free its lease")
     rev.add_argument("user")
     rev.add_argument("--server", default="", help="named server (default: the user's default server)")

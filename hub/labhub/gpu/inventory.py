@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from ..backend.gpus import ENGINE_SOURCES, engine_inventory
 from .model import GpuUnit, Inventory, Source  # noqa: F401 - re-exported: the inventory's types
 from .settings import GpuSettings, SimulatedGpus
 
@@ -83,10 +84,8 @@ def load_inventory(settings: GpuSettings) -> Inventory:
         return Inventory("none", (), "gpu.inventory is none")
     if settings.inventory == "simulated":
         return simulated_inventory(settings.simulated)
-    if settings.inventory == "swarm":
-        from ..swarm.inventory import swarm_inventory
-
-        return swarm_inventory()
+    if settings.inventory in ENGINE_SOURCES:  # e.g. a swarm's nodes declare their GPUs
+        return engine_inventory(settings.inventory)
     try:
         return nvml_inventory()
     except NvmlUnavailable as e:

@@ -30,7 +30,8 @@ from ..settings import Settings, load_settings
 from ..units import format_size
 from ..tls import service_cookie_settings
 from ..webapi import JsonApiHandler
-from .hubside import container_states, open_store
+from ..backend import backend_for
+from .hubside import open_store
 from .inventory import Inventory, load_inventory
 from .report import overview
 from .revoke import HubApi, revoke
@@ -74,7 +75,7 @@ class GpuService:
         while True:
             await asyncio.sleep(self.settings.gpu.reconcile_interval)
             try:
-                states = await asyncio.to_thread(container_states, self.docker)
+                states = await asyncio.to_thread(backend_for(self.settings, self.docker).server_states)
                 for lease in await asyncio.to_thread(self.store.reconcile, states, grace):
                     log.warning("GPU lease %d of %s reclaimed: container %s is gone or stopped", lease.id,
                                 lease.user, lease.container)

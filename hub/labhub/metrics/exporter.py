@@ -12,6 +12,7 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ..backend import backend_for
 from ..profiles import load_profiles
 from .cgroups import CgroupReader
 from .containers import ContainerSource
@@ -85,8 +86,8 @@ def build_sources(settings, client) -> list[Source]:
     """Every source this lab has, from the validated settings and a Docker client."""
     metrics = settings.metrics
     profiles = [p.slug for p in load_profiles(settings.profiles_dir).profiles]
-    # In swarm mode the containers run on many nodes: labhub.swarm.node_metrics exports each node's.
-    containers = [] if settings.spawner.kind == "swarm" else [
+    # Servers on many nodes (swarm): each node's exporter has their figures (labhub.backend.swarm.node_metrics).
+    containers = [] if not backend_for(settings, client).local_servers else [
         ContainerSource(client, settings.spawner.container_prefix, CgroupReader(settings.path(metrics.cgroup_root)))]
     sources: list[Source] = [
         *containers,

@@ -34,7 +34,13 @@ class AdmissionCollector:
         waiting.add_metric([], admission.waiting if admission else 0)
         running.add_metric([], admission.running if admission else 0)
         oldest.add_metric([], admission.oldest_wait_s if admission else 0.0)
-        return [waiting, running, oldest]
+        families = [waiting, running, oldest]
+        if admission is not None:  # the sessions service times warm-ups by it (labhub.sessions.warmups)
+            per_place = GaugeMetricFamily(
+                "labhub_spawn_queue_seconds_per_place", "The line's estimate: seconds per place in line")
+            per_place.add_metric([], admission.seconds_per_place())
+            families.append(per_place)
+        return families
 
     def describe(self):
         return self.collect()

@@ -1,4 +1,4 @@
-"""Colab-like session limits: per-profile idle timeout and max age, warnings, stop records."""
+"""Colab-like session limits: per-profile idle timeout and max age, warnings, stop records; scheduled warm-ups."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ def managed_service(settings) -> ManagedService | None:
         name="sessions",
         module="labhub.sessions",
         port=settings.sessions.port,
-        # See users (admin flag, groups, activity) and their servers (activity, options); stop servers.
-        # No access:servers: it never calls a user's Jupyter server (labhub.sessions.service).
-        scopes=["list:users", "read:users", "read:servers", "delete:servers"],
+        # See users (admin flag, groups, activity) and their servers (activity, options); stop servers;
+        # start them for a scheduled warm-up (`servers`), read the group to warm up and the admission
+        # line's estimate on /hub/metrics. No access:servers: it never calls a user's Jupyter server
+        # (labhub.sessions.service).
+        scopes=["list:users", "read:users", "servers", "read:groups", "read:metrics"],
         oauth_client_allowed_scopes=[],
+        # Users may call it (their own session figures; instructors schedule their course's warm-ups);
+        # each handler decides from the caller's admin flag and groups.
+        user_scopes=["access:services!service=sessions"],
     )

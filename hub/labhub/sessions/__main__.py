@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 
+from ..backend import backend_for
 from ..profiles import load_profiles
 from ..settings import load_settings
 from .records import SessionsDB
@@ -14,16 +15,19 @@ from .service import SessionsService
 from .web import make_app
 
 
-def _gpu_utilisation():
+def _gpu_utilisation(backend):
+    if not backend.local_servers:  # the GPUs are on other nodes: no reading here (docs/scale-out.md)
+        return None
     try:
         from ..gpu.usage import gpu_utilisation
     except ImportError:
         return None
-    return gpu_utilisation
+    return lambda server: gpu_utilisation(server.handle)
 
 
-def _gpu_info(settings):
-    if settings.gpu.inventory == "none":
+def _gpu_info(settings, backend):
+    # Only shown in the status file, which needs an exec into the server.
+    if settings.gpu.inventory == "none" or not backend.can_exec:
         return None
     from .gpuinfo import gpu_info_from
 
@@ -33,18 +37,16 @@ def _gpu_info(settings):
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s sessions] %(message)s")
     settings = load_settings()
-    service_class, extra = SessionsService, {"gpu_utilisation": _gpu_utilisation(), "gpu_info": _gpu_info(settings)}
-    if settings.spawner.kind == "swarm":  # servers are swarm services on many nodes
-        from ..swarm.sessions import SwarmSessionsService
-
-        service_class, extra = SwarmSessionsService, {}
-    service = service_class(
+    backend = backend_for(settings)
+    service = SessionsService(
         settings.sessions,
         load_profiles(settings.profiles_dir),
         SessionsDB(settings.state_dir),
         hub_api=os.environ["JUPYTERHUB_API_URL"],
         token=os.environ["JUPYTERHUB_API_TOKEN"],
-        **extra,
+        backend=backend,
+        gpu_utilisation=_gpu_utilisation(backend),
+        gpu_info=_gpu_info(settings, backend),
     )
     app = make_app(service, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/sessions/"), secrets.token_bytes(32))
     app.listen(settings.sessions.port, address="127.0.0.1")

@@ -12,6 +12,7 @@ REASON_TEXT = {
     "idle": "it has been idle (come back to it to keep it running)",
     "gpu_idle": "its GPU has been idle (use the GPU, or switch to a CPU runtime)",
     "max_age": "it reached its maximum session length (save your work)",
+    "warmup_unused": "it was started ahead of your class and has not been used (use it to keep it)",
 }
 
 

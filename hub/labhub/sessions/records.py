@@ -4,7 +4,8 @@
   the metrics exporter and the admin page);
 - pending: the reason the sessions service or an admin gave just before asking the hub for a stop;
 - warnings: the stop each server is heading for, shown to its user;
-- extensions: max-age time an admin added to a server.
+- extensions: max-age time an admin added to a server;
+- warmups, warmed: scheduled warm-ups and the servers each started (labhub.sessions.warmupstore).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..service.schema import Migrations, run_script, upgrade_sqlite
+from ..service.schema import Migrations, run_script, script_step, upgrade_sqlite
 
-REASONS = ("idle", "max_age", "gpu_idle", "admin", "user", "error")
+REASONS = ("idle", "max_age", "gpu_idle", "warmup_unused", "admin", "user", "error")
 DB_NAME = "sessions.sqlite"
 
 _SCHEMA = """
@@ -31,9 +32,16 @@ CREATE TABLE IF NOT EXISTS warnings (user TEXT, server TEXT, reason TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS extensions (user TEXT, server TEXT, seconds INTEGER NOT NULL,
     PRIMARY KEY (user, server));
 """
-# Version 1 is the schema above as stop 19 (e04e527) made it; a change to it is a new Step here.
-MIGRATIONS = Migrations("sessions", marker_table="stops", create=lambda db: run_script(db, _SCHEMA))
-
+_WARMUPS = """
+CREATE TABLE IF NOT EXISTS warmups (id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, profile TEXT NOT NULL,
+    at REAL NOT NULL, grace INTEGER NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'scheduled', started_at REAL);
+CREATE TABLE IF NOT EXISTS warmed (warmup INTEGER NOT NULL, user TEXT NOT NULL, server TEXT NOT NULL,
+    started TEXT, ready_at REAL, outcome TEXT NOT NULL DEFAULT 'starting', PRIMARY KEY (warmup, user, server));
+"""
+# Version 1 is _SCHEMA as stop 19 (e04e527) made it; a change to it is a new Step here.
+MIGRATIONS = Migrations("sessions", marker_table="stops", create=lambda db: run_script(db, _SCHEMA + _WARMUPS),
+                        steps=[script_step(2, "scheduled warm-ups", _WARMUPS)])
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,9 @@ class SessionsDB:
         with closing(self._connect()) as db, db:
             db.execute("DELETE FROM warnings WHERE user = ? AND server = ?", (user, server))
             db.execute("DELETE FROM extensions WHERE user = ? AND server = ?", (user, server))
+            # Its next start is no warm-up's (labhub.sessions.warmupstore).
+            db.execute("UPDATE warmed SET outcome = 'stopped' WHERE user = ? AND server = ? AND outcome IN "
+                       "('starting', 'ready')", (user, server))
 
 # The name the metrics exporter was written against.
 StopRecords = SessionsDB

@@ -8,13 +8,15 @@ and the hub no longer copies the proxy's activity), and reads the GPU utilisatio
 
 It never calls a user's Jupyter server: that process belongs to the user (its config and Python path
 are on the user's volume), so any credential sent to it would be the user's (docs/admin.md, security
-model). What it writes into a container goes through `docker exec` of the image's root-owned /bin/sh
-(not a `sh` found on the user's PATH), from a neutral cwd, and carries no credential.
+model). What it writes into a container goes through `docker exec` (labhub.backend, where the engine can
+exec) of the image's root-owned /bin/sh (not a `sh` found on the user's PATH), from a neutral cwd, and
+carries no credential.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -22,18 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
-import docker
-import docker.errors
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..profiles import Profile, ProfileSet
 from ..units import format_duration
-from ..labels import SERVER as LABEL_SERVER
-from ..labels import USER as LABEL_USER
+from ..backend import Backend, Server
 from .config import SessionsSettings
 from .hubside import REASON_TEXT
 from .policy import Decision, Observation, decide
 from .records import SessionsDB
+from .warmups import WarmupRunner
 
 log = logging.getLogger("labhub.sessions")
 
@@ -62,12 +62,12 @@ class _Seen:
 
 class SessionsService:
     def __init__(self, settings: SessionsSettings, profiles: ProfileSet, db: SessionsDB, hub_api: str, token: str,
-                 gpu_utilisation=None, docker_client: docker.DockerClient | None = None, gpu_info=None):
+                 backend: Backend, gpu_utilisation=None, gpu_info=None):
         self.settings, self.profiles, self.db = settings, profiles, db
         self.hub_api, self.token = hub_api.rstrip("/"), token
         self.gpu_utilisation = gpu_utilisation
         self.gpu_info = gpu_info  # (user, server, profile) -> the status file's "gpu" (sessions/gpuinfo.py)
-        self.docker = docker_client or docker.from_env()
+        self.backend = backend  # finds servers and execs in them (labhub.backend)
         self.http = AsyncHTTPClient()
         self.started_at = time.time()
         self.seen: dict[tuple[str, str], _Seen] = {}
@@ -100,9 +100,9 @@ class SessionsService:
         groups = user.get("groups") or []
         return self.profiles.get(slug) if slug else self.profiles.default_for(groups, bool(user.get("admin")))
 
-    def container_of(self, username: str, servername: str):
-        found = self.docker.containers.list(filters={"label": [f"{LABEL_USER}={username}", f"{LABEL_SERVER}={servername}"]})
-        return found[0] if found else None
+    def container_of(self, username: str, servername: str) -> Server | None:
+        """The user's running server as the engine sees it; a server it cannot find is not judged."""
+        return self.backend.server(username, servername)
 
     async def observe(self, user: dict, name: str, server: dict, profile: Profile, container, now: float) -> Observation:
         seen = self.seen.setdefault((user["name"], name), _Seen())
@@ -129,6 +129,7 @@ class SessionsService:
         if profile is None or container is None:
             return None
         obs = await self.observe(user, name, server, profile, container, now)
+        obs = self.warmups.exempt(obs, user["name"], name, server, now)
         decision = decide(obs, now, self.settings.warn_before)
         key = (user["name"], name)
         self.last_round[key] = {"user": user["name"], "server": name, "profile": profile.slug,
@@ -189,26 +190,26 @@ class SessionsService:
             "warn_before": self.settings.warn_before, "stop": stop, "gpu": gpu,
         }
 
-    def write_status(self, container, profile: Profile, obs: Observation, decision: Decision, now: float,
+    def write_status(self, container: Server, profile: Profile, obs: Observation, decision: Decision, now: float,
                      gpu: dict | None = None) -> None:
-        """/tmp/labhub-session.json in the container (uid 1000, no credential in it)."""
+        """/tmp/labhub-session.json in the container (uid 1000, no credential in it), where the engine can exec."""
+        if not self.backend.can_exec:
+            return  # e.g. swarm: the lab's status bar shows no session times then (docs/scale-out.md)
         status = self.status(profile, obs, decision, now, gpu)
-        try:
-            container.exec_run(["/bin/sh", "-c", 'printf "%s" "$LABHUB_SESSION" > /tmp/labhub-session.json'],
-                               user="1000", workdir="/", environment={"LABHUB_SESSION": json.dumps(status)})
-        except docker.errors.APIError as e:
-            log.debug("cannot write the session status into %s: %s", container.name, e)
+        self.backend.exec(container, ["/bin/sh", "-c", 'printf "%s" "$LABHUB_SESSION" > /tmp/labhub-session.json'],
+                          {"LABHUB_SESSION": json.dumps(status)})
 
-    def broadcast(self, container, decision: Decision) -> None:
+    def broadcast(self, container: Server, decision: Decision) -> None:
         """Like `wall` on a shared machine: the warning appears in every open terminal of the lab."""
+        if not self.backend.can_exec:
+            log.info("%s: stop warning not shown in terminals (%s cannot exec): %s", container.name,
+                     self.backend.kind, decision.reason)
+            return
         minutes = max(1, round((decision.seconds_left or 0) / 60))
         message = (f"\r\n*** labhub: this server stops in about {minutes} min because "
                    f"{REASON_TEXT.get(decision.reason, decision.reason)}. Files in your home folder are kept. ***\r\n")
         script = 'for t in /dev/pts/[0-9]*; do [ -w "$t" ] && printf "%s" "$MSG" > "$t"; done; true'
-        try:
-            container.exec_run(["/bin/sh", "-c", script], user="1000", workdir="/", environment={"MSG": message})
-        except docker.errors.APIError as e:
-            log.debug("cannot broadcast to %s: %s", container.name, e)
+        self.backend.exec(container, ["/bin/sh", "-c", script], {"MSG": message})
 
     # --- stopping ---
 
@@ -234,7 +235,14 @@ class SessionsService:
             except Exception:
                 log.exception("checking %s/%s failed", user["name"], name)
 
+    @functools.cached_property
+    def warmups(self) -> WarmupRunner:
+        """Scheduled warm-ups (labhub.sessions.warmups): the API schedules them, `run` starts them."""
+        return WarmupRunner(self, self.settings.warmup)
+
     async def run(self) -> None:
+        # Its own, shorter beat: a warm-up's starts are timed to the minute, whatever `interval` is.
+        self._warmup_task = asyncio.create_task(self.warmups.run(min(self.settings.interval, 5)))
         while True:
             try:
                 await self.check_all()

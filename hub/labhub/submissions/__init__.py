@@ -7,6 +7,7 @@ network. See docs/instructor.md.
 
 from __future__ import annotations
 
+from ..backend import backend_for
 from ..services import ManagedService
 
 SERVICE_NAME = "submissions"
@@ -21,20 +22,7 @@ def container_facing_address(settings) -> tuple[str, str]:
     containers reach the hub API (the labhub network's gateway by default)."""
     if settings.hub.hub_ip:
         return settings.hub.hub_ip, settings.hub.hub_ip
-    if settings.spawner.kind == "swarm":
-        # The hub is the swarm service "hub" on the overlay network (labhub.swarm.hubside).
-        return "0.0.0.0", "hub"
-    import docker
-
-    from ..errors import ConfigError
-    from ..network import ensure_network
-
-    try:
-        client = docker.from_env()
-    except docker.errors.DockerException as e:
-        raise ConfigError(f"submissions: no Docker engine answers ({e})") from None
-    gateway = ensure_network(client, settings.spawner.network, settings.spawner.isolate_containers)
-    return gateway, gateway
+    return backend_for(settings).hub_address()
 
 
 def managed_service(settings) -> ManagedService | None:

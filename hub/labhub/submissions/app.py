@@ -15,6 +15,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
 
+from ..backend import backend_for
 from ..profiles import load_profiles
 from ..settings import Settings, load_settings
 from ..state import ensure_secret
@@ -24,7 +25,7 @@ from .api import api_routes
 from .blobs import BlobStore
 from .core import Submissions
 from .grading import GradingQueue
-from .hardening import remove_helpers
+from ..backend.hardening import remove_helpers
 from .home import HomeWriter
 from .locations import db_url, files_dir
 from .pages import page_routes
@@ -71,7 +72,7 @@ def build(settings: Settings, client: docker.DockerClient | None = None) -> Subm
 
     queue = GradingQueue(store, blobs, sandbox, sub.grading, image_of)
     home = HomeWriter(folder / "stage", settings.spawner.home_volume, settings.spawner.home_dir, owner, client,
-                      create_missing=settings.spawner.kind == "docker" and not _homes_bounded(settings, profiles),
+                      create_missing=backend_for(settings, client).local_servers and not _homes_bounded(settings, profiles),
                       settings=sub.fetch)
     roster = None
     if os.environ.get("JUPYTERHUB_API_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):

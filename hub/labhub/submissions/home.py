@@ -3,7 +3,7 @@
 A short-lived helper container, not the student's running Jupyter server: it works whether or not the
 server is running, needs no hub scope to act on the user's server, and writes as uid 1000 (the owner of
 the home volume). The home volume is the student's own, so the helper runs nothing from it: a fixed
-interpreter with -I -S, a neutral PATH, cwd / and HOME on a tmpfs, under the limits in hardening.py.
+interpreter with -I -S, a neutral PATH, cwd / and HOME on a tmpfs, under the limits in labhub.backend.hardening.
 Existing files are never overwritten, so a second fetch cannot destroy a student's work.
 """
 
@@ -22,7 +22,7 @@ from dockerspawner import DockerSpawner
 
 from ..labels import FETCH_USER as LABEL_FETCH_USER
 from .config import FetchSettings
-from .hardening import HelperFailed, HelperLimits, HelperTimeout, run_helper
+from ..backend.hardening import HelperFailed, HelperLimits, HelperTimeout, run_helper
 from .problems import Problem
 
 # Copies /stage into the target folder, file by file, never replacing what is there. Standard library

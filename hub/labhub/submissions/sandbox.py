@@ -1,7 +1,7 @@
 """Grading one submission in throw-away containers, and reading back a result the notebook cannot forge.
 
 Two containers per run, both from the assignment's image, hardened the same way as every helper of the
-service (hardening.py: non-root 1000:100, all capabilities dropped, no-new-privileges, a read-only root,
+service (labhub.backend.hardening: non-root 1000:100, all capabilities dropped, no-new-privileges, a read-only root,
 cpu / memory (no swap) / pids / log limits, a fixed interpreter):
 
 - the *kernel* container runs only an IPython kernel: the student's code. It has no network at all
@@ -35,8 +35,8 @@ import docker
 import docker.errors
 
 from ..labels import GRADING as LABEL
-from . import hardening
-from .hardening import HelperLimits
+from ..backend import hardening
+from ..backend.hardening import HelperLimits
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ Information flows from the user's server to the hub, never the other way. The se
 reports the server's activity to the hub with the server's own token, and it counts real
 interaction (reported by the frontend), busy kernels, kernel and terminal traffic as activity, but
 not the background polling of an open tab (docs/sessions.md). The frontend shows the session status
-that the sessions service writes into the container. The hub side never calls into this server.
+that the sessions service writes into the container, and the assignments panel, whose calls this server
+makes to the submissions service as its user (assignments.py). The hub side never calls into this server.
 """
 
 from __future__ import annotations

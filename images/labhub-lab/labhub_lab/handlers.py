@@ -3,9 +3,10 @@
   POST interaction  {"source": "keyboard"|"mouse"|"execute"|"save"|"terminal"|"still-there"}  -> 204
   GET  status       {"session": <the sessions service's status file> | null,
                      "activity": {"last_interaction", "last_reported", "interval"}, "gpu": {...} | null}
+  .../assignments/...  the assignments panel's calls to the submissions service (assignments.py)
 
-Both are jupyter_server API handlers: only who may use this server (the hub's OAuth or the
-server's token) reaches them. Neither counts as API activity; only the interaction it reports does.
+All are jupyter_server API handlers: only who may use this server (the hub's OAuth or the
+server's token) reaches them. None counts as API activity; only the interaction it reports does.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .activity import SOURCES
+from .assignments import assignment_routes
 
 # Written by the hub's sessions service (docker exec, as uid 1000) every round.
 SESSION_FILE = "/tmp/labhub-session.json"
@@ -77,4 +79,5 @@ class StatusHandler(_Base):
 def setup_handlers(web_app) -> None:
     api = url_path_join(web_app.settings["base_url"], "labhub-lab", "api")
     web_app.add_handlers(".*$", [(url_path_join(api, "interaction"), InteractionHandler),
-                                 (url_path_join(api, "status"), StatusHandler)])
+                                 (url_path_join(api, "status"), StatusHandler),
+                                 *assignment_routes(api)])

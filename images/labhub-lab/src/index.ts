@@ -1,10 +1,13 @@
-// labhub-lab's frontend: the session status in the status bar, stop warnings, interaction reports.
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+// labhub-lab's frontend: the session status in the status bar, stop warnings, interaction reports,
+// and the assignments panel in the left sidebar.
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { fetchStatus } from './api';
 import { InteractionReporter } from './interaction';
+import { AssignmentsPanel } from './panel';
 import { SessionStatus, STATUS_ID } from './status';
 import { StopWarnings } from './warnings';
 
@@ -13,10 +16,16 @@ const REFRESH_MS = 15_000;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'labhub-lab:plugin',
-  description: 'labhub session status, stop warnings and interaction reports',
+  description: 'labhub session status, stop warnings, interaction reports and the assignments panel',
   autoStart: true,
-  optional: [IStatusBar, IDocumentManager],
-  activate: (app: JupyterFrontEnd, statusBar: IStatusBar | null, docManager: IDocumentManager | null) => {
+  optional: [IStatusBar, IDocumentManager, INotebookTracker, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    statusBar: IStatusBar | null,
+    docManager: IDocumentManager | null,
+    notebooks: INotebookTracker | null,
+    restorer: ILayoutRestorer | null
+  ) => {
     const logError = (error: unknown) => console.warn('labhub-lab:', error);
     const reporter = new InteractionReporter(logError);
     reporter.attach(app);
@@ -37,6 +46,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       await reporter.now('still-there');
       await refresh();
     });
+
+    if (docManager) {
+      const panel = new AssignmentsPanel(docManager, notebooks);
+      app.shell.add(panel, 'left', { rank: 600 });
+      restorer?.add(panel, panel.id);
+    }
 
     void refresh();
     window.setInterval(() => void refresh(), REFRESH_MS);

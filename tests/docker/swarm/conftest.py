@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.swarmcluster import DIND_IMAGE, SwarmCluster, require_images
+from tests.utils.swarmcluster import DIND_IMAGE, SwarmCluster, require_images
 
 from .lab import GPUS, HUB_IMAGE, NOTEBOOK, PREFIX
 

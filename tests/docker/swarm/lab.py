@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import docker
 
 from labhub.gpu.store import LeaseStore
-from tests.hubprocess import Hub, free_port
-from tests.swarmcluster import SwarmCluster
+from tests.utils.hubprocess import Hub, free_port
+from tests.utils.swarmcluster import SwarmCluster
 from tests.utils.waiting import wait_for  # noqa: F401 - the swarm tests import it from here
 
 PREFIX = "lhswarm"  # dind nodes lhswarm-m1, lhswarm-w1, ...; hubs lhswarm1, lhswarm2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, free_port, new_user
+from tests.utils.hubprocess import free_port, new_user
 
 from .lab import GPUS, IDLE, container_on_node, keep_log, node_of, running_task, service_of, swarm_hub, wait_for
 
@@ -21,11 +21,6 @@ def hub(tmp_path_factory, cluster):
     yield hub
     hub.stop()
     keep_log(hub)
-
-
-@pytest.fixture(scope="module")
-def admin(hub) -> Client:
-    return Client(hub, ADMIN, ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="module")

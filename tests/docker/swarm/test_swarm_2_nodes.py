@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from labhub.sessions.records import SessionsDB
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user
-from tests.swarmcluster import SHARED_IN_NODES
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user
+from tests.utils.swarmcluster import SHARED_IN_NODES
 
 from .lab import GPUS, keep_log, node_of, service_of, swarm_hub, wait_for
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from tests.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user
 
 from .lab import HUB_IMAGE, PROFILES, service_of, wait_for
 
@@ -42,7 +42,7 @@ def deployed(cluster, tmp_path_factory):
            "LABHUB_GPU_PROFILES_FILE": str(work / "gpu.yaml"), "LABHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
     result = stack(cluster, "deploy", "-c", "deploy/labhub-stack.yml", STACK, env=env)
     assert result.returncode == 0, result.stderr
-    # What tests.hubprocess.Client needs of a hub: where it answers (plain HTTP here), its names.
+    # What tests.utils.hubprocess.Client needs of a hub: where it answers (plain HTTP here), its names.
     hub = SimpleNamespace(url=f"http://{cluster.manager.ip}:8000", prefix="labhub", tls=None, verify=True)
 
     def healthy():

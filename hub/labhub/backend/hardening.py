@@ -1,5 +1,8 @@
-"""The hardening every helper container of the service gets: the fetch helper and the two grading
-containers. Written once here so they cannot drift apart (a later refactor moves it to the backend).
+"""Container hardening, written once: user servers (LabSpawner, the swarm spawner) and the helpers
+(the fetch helper and the two grading containers of labhub.submissions, the backup's volume helpers).
+
+Every container a user's code or files can reach runs as uid 1000:100, with no capabilities and no new
+privileges, under a pids limit and with no swap beyond its memory limit.
 
 A helper touches files of a student (the home volume, a submitted notebook), so nothing it runs may come
 from there: a fixed, root-owned interpreter of the image as the entrypoint (never a name looked up on the
@@ -28,6 +31,8 @@ PYTHON = "/opt/venv/bin/python"
 ISOLATED_PYTHON = (PYTHON, "-I", "-S")
 SAFE_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"
 UID = "1000:100"
+NO_CAPABILITIES = ["ALL"]
+NO_NEW_PRIVILEGES = ["no-new-privileges:true"]
 # Every helper also ends by itself a little after the service would have stopped it, should the service
 # be gone by then (coreutils' timeout, root-owned in every image; SIGKILL: nothing can trap it).
 TIMEOUT = "/usr/bin/timeout"
@@ -69,6 +74,14 @@ def tmpfs(size: int, *, uid: bool = False, mode: str = "1777") -> str:
     return f"rw,nosuid,nodev,size={size}{owner},mode={mode}"
 
 
+def confinement(pids: int, memory) -> dict:
+    """Host config every container of user code gets, user servers included: no capabilities, no new
+    privileges, a pids limit (fork bombs stay in their box), no swap beyond the memory limit (an
+    out-of-memory user is stopped, the host is not slowed)."""
+    return {"cap_drop": list(NO_CAPABILITIES), "security_opt": list(NO_NEW_PRIVILEGES), "pids_limit": pids,
+            "memswap_limit": memory}
+
+
 def options(limits: HelperLimits, *, network: str = "none", log_size: str = LOG_SIZE, shm: int = 64 * 2**20) -> dict:
     """The keyword arguments of containers.create/run every helper gets. `network` is "none" or, for a
     container that must talk to another one, "container:<id>" (that one's loopback, nothing else)."""
@@ -78,12 +91,9 @@ def options(limits: HelperLimits, *, network: str = "none", log_size: str = LOG_
         "user": UID,
         "network_mode": network,
         "read_only": True,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
+        **confinement(limits.pids, limits.memory),
         "mem_limit": limits.memory,
-        "memswap_limit": limits.memory,
         "nano_cpus": int(limits.cpus * 1e9),
-        "pids_limit": limits.pids,
         "ipc_mode": "private",
         "shm_size": shm,  # /dev/shm: a tmpfs of its own
         "log_config": LogConfig(type="json-file", config={"max-size": log_size, "max-file": "1"}),

@@ -1,13 +1,13 @@
 """The lab-wide GPU inventory of a swarm: every node's GPUs, declared as generic resources
-(dockerd --node-generic-resource NVIDIA-GPU=GPU-<uuid>), as units named <node>/<uuid> (labhub.swarm.gpus)."""
+(dockerd --node-generic-resource NVIDIA-GPU=GPU-<uuid>), as units named <node>/<uuid> (gpus.py)."""
 
 from __future__ import annotations
 
 import docker
 import docker.errors
 
-from ..errors import ConfigError
-from ..gpu.model import GpuUnit, Inventory
+from ...errors import ConfigError
+from ...gpu.model import GpuUnit, Inventory
 from .nodes import GPU_RESOURCE, Node, nodes
 
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUTER_MAKE_VARS = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BASE_IMAGE_EXPLICIT", "LABHUB_VERSION", "BASE_IMAGE",
                    "ROOTFS_IMAGE", "DOCKER_BUILD_ARGS")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DIND_IMAGE = "labhub/dind:latest"
 ROOTFS_IMAGE = "labhub/debian-rootfs:bookworm"
 SHARED_IN_NODES = "/srv/labhub-shared"  # where every node sees the shared folder (home: shared)

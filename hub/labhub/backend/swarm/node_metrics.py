@@ -1,4 +1,4 @@
-"""`python -m labhub.swarm.node_metrics`: CPU and memory of the labhub containers on this node.
+"""`python -m labhub.backend.swarm.node_metrics`: CPU and memory of the labhub containers on this node.
 
 In swarm mode user servers run on many nodes; the hub's exporter (labhub.metrics) keeps the lab-wide
 figures (leases, queue, quotas, stops, submissions) and this small exporter runs on every node (a
@@ -20,15 +20,15 @@ import docker
 import docker.errors
 from prometheus_client import start_http_server
 
-from ..metrics.cgroups import CgroupReader
-from ..metrics.containers import ContainerSource
-from ..metrics.exporter import Exporter
+from ...metrics.cgroups import CgroupReader
+from ...metrics.containers import ContainerSource
+from ...metrics.exporter import Exporter
 
-log = logging.getLogger("labhub.swarm.node_metrics")
+log = logging.getLogger("labhub.backend.swarm.node_metrics")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m labhub.swarm.node_metrics", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m labhub.backend.swarm.node_metrics", description=__doc__.splitlines()[0])
     parser.add_argument("--prefix", default="labhub", help="the hub's spawner.container_prefix (default: labhub)")
     parser.add_argument("--listen", default="0.0.0.0", help="address to serve /metrics on (default: 0.0.0.0)")
     parser.add_argument("--port", type=int, default=9102, help="port to serve /metrics on (default: 9102)")
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         client = docker.from_env(timeout=30)
         client.ping()
     except docker.errors.DockerException as e:
-        print(f"labhub.swarm.node_metrics: no Docker engine answers ({e})", file=sys.stderr)
+        print(f"labhub.backend.swarm.node_metrics: no Docker engine answers ({e})", file=sys.stderr)
         return 1
     exporter = Exporter([ContainerSource(client, args.prefix, CgroupReader(args.cgroup_root))])
     start_http_server(args.port, args.listen, registry=exporter.registry())

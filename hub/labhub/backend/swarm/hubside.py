@@ -1,26 +1,13 @@
-"""Wiring swarm mode into the hub at start-up (called from labhub.hubconfig when spawner.kind: swarm)."""
+"""Wiring swarm mode into the hub at start-up (SwarmBackend.configure_hub, from labhub.hubconfig)."""
 
 from __future__ import annotations
 
-import os
-
 import docker
-import docker.errors
 
-from ..errors import ConfigError
-from ..labels import NETWORK as LABEL_NETWORK
-from ..settings import Settings
-from .gpus import SwarmGpuBroker
+from ...errors import ConfigError
+from ...labels import NETWORK as LABEL_NETWORK
 from .nodes import is_manager
 from .spawner import LabSwarmSpawner
-
-# What tells the docker SDK which engine to use; the hub's managed services need the same.
-DOCKER_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
-
-
-def docker_environment() -> dict[str, str]:
-    """The hub's Docker engine settings, for its managed services (JupyterHub starts them with a clean env)."""
-    return {key: os.environ[key] for key in DOCKER_ENV if os.environ.get(key)}
 
 
 def ensure_overlay_network(api, name: str) -> None:
@@ -34,7 +21,7 @@ def ensure_overlay_network(api, name: str) -> None:
                           f"one engine; swarm mode needs an overlay network. Remove it or name another network.")
 
 
-def configure_swarm(c, settings: Settings, client: docker.DockerClient) -> None:
+def configure_swarm(c, settings, client: docker.DockerClient) -> None:
     sp, sw, hub = settings.spawner, settings.spawner.swarm, settings.hub
     if not is_manager(client.api):
         raise ConfigError(f"spawner.kind: swarm, but the Docker engine at {client.api.base_url} is not a swarm "
@@ -66,7 +53,3 @@ def configure_swarm(c, settings: Settings, client: docker.DockerClient) -> None:
         # Servers stay on their node's own bridge network; only their published port is reached.
         c.LabSwarmSpawner.network_name = ""
         c.JupyterHub.hub_ip = c.JupyterHub.hub_connect_ip = hub.hub_ip
-
-    broker = c.LabSpawner.get("gpu")
-    if broker is not None:
-        c.LabSwarmSpawner.gpu = SwarmGpuBroker(broker, client.api)

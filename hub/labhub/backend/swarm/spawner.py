@@ -15,12 +15,12 @@ from pathlib import Path
 import docker.errors
 from docker.types import DriverConfig, Mount, Resources, RestartPolicy
 from dockerspawner import SwarmSpawner
-from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets import Dict, Int, List, Unicode
 
-from ..labels import PROFILE as LABEL_PROFILE
-from ..spawner import LABEL_USER, LabSpawner
+from ...labels import USER as LABEL_USER
+from ...spawner import LabSpawner
+from ..hardening import NO_CAPABILITIES, UID
 from .gpus import SwarmGpuBroker
 from .nodes import Node, home_node, latest_task, live_task, node, nodes, set_home_node, task_address
 
@@ -52,7 +52,7 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
     _last_end: str | None = None
 
     def _call(self, fn, *args):
-        """A blocking swarm query (labhub.swarm.nodes) in dockerspawner's thread pool."""
+        """A blocking swarm query (nodes.py) in dockerspawner's thread pool."""
         return asyncio.wrap_future(self.executor.submit(fn, self.client, *args))
 
     @property
@@ -67,12 +67,9 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
         # task, and start() says so.
         return False
 
-    def _running_containers(self, profile=None) -> int:
-        labels = [LABEL_USER] + ([f"{LABEL_PROFILE}={profile.slug}"] if profile else [])
-        services = self.client.services(filters={"label": labels})
-        return sum(1 for s in services
-                   if s["Spec"]["Name"].startswith(f"{self.prefix}-")
-                   and s["Spec"].get("Labels", {}).get(LABEL_USER) != self.user.name)
+    def _server_labels(self, wanted: list[str]) -> list[dict]:
+        services = self.client.services(filters={"label": wanted})
+        return [s["Spec"].get("Labels", {}) for s in services if s["Spec"]["Name"].startswith(f"{self.prefix}-")]
 
     # --- the service ---------------------------------------------------------------------------
 
@@ -141,7 +138,8 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
         constraints = await asyncio.to_thread(self._placement)
         await asyncio.to_thread(self._make_shared_home)
         labels = self.container_labels()
-        self.extra_container_spec = {"user": "1000:100", "labels": labels, "cap_drop": ["ALL"]}
+        # The hardening of every user server (labhub.backend.hardening) that a service's container takes.
+        self.extra_container_spec = {"user": UID, "labels": labels, "cap_drop": list(NO_CAPABILITIES)}
         self.extra_placement_spec = {"constraints": constraints}
         self.extra_task_spec = {"resources": self._resources(), "restart_policy": RestartPolicy(condition="none")}
         # dnsrr: no virtual IP (and no IPVS) in front of a single task. Published: a port on the task's node.
@@ -237,24 +235,14 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
         """The stop record's detail for a server that ended by itself: what the last poll found."""
         return self._last_end or "the server had exited"
 
-    async def run_post_stop_hook(self):
-        # JupyterHub calls stop() only for a server that still runs. A service whose task ended by
-        # itself (its node died, the process exited) is recorded and removed here instead.
-        await maybe_future(super(LabSpawner, self).run_post_stop_hook())
-        try:
-            service = await self.get_object()
-            if service is None:
-                return
-            reason = await self._end_reason()
-            if reason is None:
-                return
-            self.log.warning("%s ended by itself: %s", self._log_name, reason)
-            if self.state_dir:
-                profile = (service["Spec"].get("Labels") or {}).get(LABEL_PROFILE, "")
-                await self._record_stop(profile, True, reason)
-            await self.remove_object()
-        except docker.errors.DockerException:
-            self.log.exception("Could not clean up the ended service of %s", self._log_name)
+    async def _ended_by_itself(self, obj: dict) -> str | None:
+        # A service whose task ended by itself (its node died, the process exited): LabSpawner's
+        # run_post_stop_hook records and removes it.
+        return await self._end_reason()
+
+    @staticmethod
+    def _labels_of(obj: dict) -> dict:
+        return obj["Spec"].get("Labels") or {}
 
     def clear_state(self):
         super().clear_state()

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..model import Duration, Strict
+from ...model import Duration, Strict
 
 
 class SharedHome(Strict):

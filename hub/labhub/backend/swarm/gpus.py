@@ -1,4 +1,4 @@
-"""The GPU broker of a swarm-mode hub (the swarm's lab-wide GPU inventory: swarm/inventory.py).
+"""The GPU broker of a swarm-mode hub (the swarm's lab-wide GPU inventory: backend/swarm/inventory.py).
 
 Every node declares its GPUs as generic resources (dockerd --node-generic-resource
 NVIDIA-GPU=GPU-<uuid>, once per GPU). The lab's units are named <node>/<uuid>, so one lease store,
@@ -12,15 +12,18 @@ constraint enforcer would reject such tasks on every update of their node (docs/
 
 from __future__ import annotations
 
-from ..gpu.broker import LABEL_GPU, GpuBroker
-from ..gpu.policy import node_of
-from ..labels import GPU_NODE as LABEL_GPU_NODE
+from ...gpu.broker import GpuBroker
+from ...labels import GPU as LABEL_GPU
+from ...gpu.policy import node_of
+from ...labels import GPU_NODE as LABEL_GPU_NODE
 from .inventory import device_of, inventory_of
 from .nodes import nodes
 
 
 class SwarmGpuBroker(GpuBroker):
     """GpuBroker whose units are <node>/<uuid> and whose leases only go to nodes that take servers."""
+
+    gpus_are_on = "the lab's nodes have"
 
     def __init__(self, broker: GpuBroker, api):
         super().__init__(broker.settings, broker.inventory, broker.store, device_requests=False,
@@ -39,10 +42,6 @@ class SwarmGpuBroker(GpuBroker):
 
         await asyncio.to_thread(self.refresh)
         return await super().acquire(**kwargs)
-
-    def unavailable_reason(self, profile) -> str | None:
-        reason = super().unavailable_reason(profile)
-        return reason.replace("this server has", "the lab's nodes have") if reason else None
 
     @staticmethod
     def node_of(lease) -> str | None:

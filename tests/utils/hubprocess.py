@@ -23,7 +23,7 @@ import yaml
 
 from labhub.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-Secret-pass-1"

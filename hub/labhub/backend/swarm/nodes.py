@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import docker.errors
 
-from ..labels import HOME_PREFIX as HOME_LABEL_PREFIX
-from ..labels import USER as LABEL_USER
+from ...labels import HOME_PREFIX as HOME_LABEL_PREFIX
+from ...labels import USER as LABEL_USER
+from ..docker import docker_time  # noqa: F401 - also read by tests
 
 # Node label saying "this node holds home volume <name>" (home: node). Set by the hub after a user's
 # first start; an admin moves a user by moving the data and this label (docs/scale-out.md).
@@ -109,15 +109,6 @@ def set_home_node(api, volume: str, node_id: str, attempts: int = 5) -> None:
 
 
 # --- the tasks of user servers ------------------------------------------------------------------
-
-def docker_time(value: str) -> float:
-    """Epoch seconds of a Docker timestamp (nanoseconds, Z); now when there is none."""
-    if not value or value.startswith("0001-"):
-        return time.time()
-    head, _, rest = value.rstrip("Z").partition(".")
-    frac = "".join(ch for ch in rest if ch.isdigit())[:6]
-    return datetime.fromisoformat(f"{head}.{frac or '0'}+00:00").timestamp()
-
 
 def live_task(api, service: str) -> dict | None:
     """The service's task that runs or is on its way (desired state running), if any."""

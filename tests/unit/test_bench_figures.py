@@ -1,0 +1,97 @@
+"""The pure parts of the benchmarks' new figures: CPU floor, process CPU, the queue estimate check,
+and the Markdown table of docs/sessions.md."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from bench.cpu import cpu_floor_s, multiple_of, process_cpu_s
+from bench.estimate import queue_estimate
+from bench.report import markdown_table, write
+
+
+def test_cpu_floor_spreads_every_servers_cpu_over_the_cores():
+    assert cpu_floor_s(30, 1.3, 2) == pytest.approx(19.5)
+    assert cpu_floor_s(60, 1.3, 4) == pytest.approx(19.5)
+    assert cpu_floor_s(30, None, 2) is None and cpu_floor_s(0, 1.3, 2) is None and cpu_floor_s(30, 1.3, 0) is None
+
+
+def test_a_time_as_a_multiple_of_the_floor():
+    assert multiple_of(29.25, 19.5) == pytest.approx(1.5)
+    assert multiple_of(None, 19.5) is None and multiple_of(10, None) is None and multiple_of(10, 0) is None
+
+
+def test_process_cpu_grows_with_work_done():
+    before = process_cpu_s(os.getpid())
+    sum(i * i for i in range(2_000_000))
+    assert process_cpu_s(os.getpid()) > before >= 0
+
+
+def event(message: str, progress: int = 5) -> dict:
+    return {"progress": progress, "message": message}
+
+
+def test_the_first_estimate_shown_is_checked_against_the_wait_from_that_moment():
+    events = [(0.2, event("Server requested", 0)),
+              (10.0, event("Waiting in line to start: position 26, about 40 s")),
+              (13.0, event("Waiting in line to start: position 24, about 30 s")),
+              (60.0, event("Starting your CPU · TensorFlow container", 50)),
+              (63.0, {"progress": 100, "ready": True, "message": "Server ready"})]
+    found = queue_estimate(events)
+    first = {"position": 26, "estimate_s": 40.0, "real_wait_s": 50.0, "told_at_s": 10.0, "error": pytest.approx(-0.2)}
+    assert {k: v for k, v in found.items() if k != "track"} == first
+    assert found["track"] == [first, {"position": 24, "estimate_s": 30.0, "real_wait_s": 47.0, "told_at_s": 13.0,
+                                      "error": pytest.approx(30 / 47 - 1)}]
+
+
+def test_no_estimate_when_the_user_never_waited_or_never_left_the_line():
+    assert queue_estimate([(0.1, event("Server requested", 0)), (2.0, event("Starting your container", 50))]) is None
+    assert queue_estimate([(1.0, event("Waiting in line to start: position 3, about 9 s"))]) is None
+    assert queue_estimate([]) is None
+
+
+def test_leaving_the_line_straight_to_ready_counts_as_the_end_of_the_wait():
+    found = queue_estimate([(1.0, event("Waiting in line to start: position 1, about 4 s")),
+                            (5.0, {"progress": 100, "ready": True, "message": "Server ready"})])
+    assert found["real_wait_s"] == 4.0 and found["error"] == 0.0
+
+
+def burst_result() -> dict:
+    def side(ready, p50, p95, cpu, hub, **extra):
+        return {"30": {"spawns": 30, "succeeded": ready, "seconds_to_ready": {"p50": p50, "p95": p95},
+                       "start_cpu_s": {"p50": cpu}, "hub_cpu_s_per_spawn": hub, **extra}}
+    return {"labhub": side(30, 20.0, 28.0, 1.6, 0.05, cpu_floor_s=19.5, p95_over_cpu_floor=28 / 19.5,
+                           queue_estimate_last_user={"estimate_s": 22.0, "real_wait_s": 20.0}),
+            "stock-tuned": side(30, 60.0, 75.0, 3.4, 0.09), "stock": side(0, None, None, None, 0.08),
+            "settings": {"burst_sizes": [30, 60], "plain_server": {"median_cpu_s": 1.3}}}
+
+
+def test_markdown_table_from_the_results_of_a_run(tmp_path):
+    write("burst", burst_result(), started_at=0, duration_s=1, results_dir=tmp_path)
+    write("spawn_latency", {"labhub": {"seconds_to_ready": {"p50": 2.1, "p95": 2.6}},
+                            "stock": {"seconds_to_ready": {"p50": 3.0, "p95": 3.5}}}, 0, 1, results_dir=tmp_path)
+    write("warmup", {"labhub": {"available": True, "users": 30, "login_to_lab_s": {"p50": 1.2, "max": 2.4}}},
+          0, 1, results_dir=tmp_path)
+    assert "stock-tuned" in json.loads((tmp_path / "burst.json").read_text())
+    lines = markdown_table(tmp_path).splitlines()
+    assert lines[0] == "| figure | labhub | stock-tuned | stock |"
+    assert "| burst 30: ready | 30 of 30 | 30 of 30 | 0 of 30 |" in lines
+    assert "| burst 30: p50 / p95 to ready | 20.0 s / 28.0 s | 60.0 s / 75.0 s | - / - |" in lines
+    assert "| burst 30: start CPU per server (p50) | 1.60 CPU-s | 3.40 CPU-s | - |" in lines
+    assert "| burst 30: CPU floor; labhub p95 / floor | 19.5 s; 1.44 x | - | - |" in lines
+    assert "| burst 30: last user's estimate / real wait | 22 s / 20 s | - | - |" in lines
+    assert "| burst 60 | not run | not run | not run |" in lines
+    assert "| single spawn: p50 / p95 | 2.1 s / 2.6 s | - | 3.0 s / 3.5 s |" in lines
+    assert "| warm-up of 30: login to lab p50 / max | 1.2 s / 2.4 s | - | - |" in lines
+
+
+def test_markdown_table_says_what_was_not_run(tmp_path):
+    write("warmup", {"labhub": {"available": False, "reason": "not available: POST answered 404"}}, 0, 1,
+          results_dir=tmp_path)
+    text = markdown_table(tmp_path)
+    assert "| bursts | not run | not run | not run |" in text
+    assert "| single spawn | not run | | not run |" in text
+    assert "| warm-up of 30: login to lab | not available: POST answered 404 | | |" in text
