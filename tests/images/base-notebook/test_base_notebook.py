@@ -127,9 +127,11 @@ async def main():
         "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
         "content": {"code": "import time\nt = time.time()\nwhile time.time() - t < 40:\n    pass\n", "silent": False,
                     "store_history": False, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+    # The kernel's last messages before it falls silent: "busy", then the echo of the code (execute_input).
+    # Polling starts after both, so the kernel's last_activity has taken its final value.
     while True:
         msg = json.loads(await asyncio.wait_for(ws.read_message(), 60))
-        if msg.get("parent_header", {}).get("msg_id") == msg_id and msg["content"].get("execution_state") == "busy":
+        if msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
             break
     deadline, polls = time.monotonic() + 30, []
     while time.monotonic() < deadline:
