@@ -16,6 +16,7 @@ from traitlets import Instance, Int, Unicode, default
 
 from .admission import Admission, Ticket
 from .backend.hardening import UID, confinement
+from .backend.startcpu import StartCpu
 from .gpu.broker import GpuBroker, GpuWait
 from .homes import HomeError, Homes
 from .labels import PROFILE as LABEL_PROFILE
@@ -24,7 +25,6 @@ from .labels import USER as LABEL_USER
 from .profiles import Profile, ProfileSet
 from .sessions.hubside import record_stop
 from .sessions.records import SessionsDB
-from .backend.startcpu import StartCpu
 from .units import format_size
 
 _templates = Environment(

@@ -13,11 +13,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import docker
 import docker.errors
 
+from ..service.hubapi import server_path
 from .store import Lease, LeaseStore
 
 log = logging.getLogger("labhub.gpu")
@@ -31,7 +31,7 @@ class HubApi:
 
     def stop_server(self, user: str, server: str) -> int:
         """DELETE the server; the HTTP status (202/204: stopping or stopped, 400/404: not running)."""
-        path = f"/users/{quote(user)}/server" + (f"s/{quote(server)}" if server else "")
+        path = server_path(user, server)
         req = urllib.request.Request(self.url.rstrip("/") + path, method="DELETE",
                                      headers={"Authorization": f"token {self.token}"})
         try:

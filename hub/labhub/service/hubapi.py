@@ -1,11 +1,22 @@
 """How the `labhub` admin commands reach the running hub's REST API: its public address (hub.bind_url)
 and, when the lab serves HTTPS itself, a TLS context that trusts the lab's own certificate besides the
-system's, so a self-signed `make cert` lab is verified, never bypassed."""
+system's, so a self-signed `make cert` lab is verified, never bypassed; and the API paths of a user and
+a server, which every caller of the hub API builds the same way."""
 
 from __future__ import annotations
 
 import ssl
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+
+
+def user_path(username: str) -> str:
+    """A user's hub API path; the name is quoted whole, so `admin?x` cannot become `admin`."""
+    return f"/users/{quote(username, safe='')}"
+
+
+def server_path(username: str, servername: str) -> str:
+    named = f"/servers/{quote(servername, safe='')}" if servername else "/server"
+    return user_path(username) + named
 
 
 def hub_api_url(settings) -> str:

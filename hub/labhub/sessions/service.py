@@ -22,13 +22,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ..profiles import Profile, ProfileSet
 from ..units import format_duration
 from ..backend import Backend, Server
+from ..service.hubapi import server_path, user_path  # noqa: F401 - user_path: also the web handlers'
 from .config import SessionsSettings
 from .hubside import REASON_TEXT
 from .policy import Decision, Observation, decide
@@ -36,16 +36,6 @@ from .records import SessionsDB
 from .warmups import WarmupRunner
 
 log = logging.getLogger("labhub.sessions")
-
-
-def user_path(username: str) -> str:
-    """A user's hub API path; the name is quoted whole, so `admin?x` cannot become `admin`."""
-    return f"/users/{quote(username, safe='')}"
-
-
-def server_path(username: str, servername: str) -> str:
-    named = f"/servers/{quote(servername, safe='')}" if servername else "/server"
-    return user_path(username) + named
 
 
 def _epoch(iso: str | None) -> float:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from prometheus_client.parser import text_string_to_metric_families
 from tornado.httpclient import HTTPClientError, HTTPRequest
 
+from ..service.hubapi import user_path
 from .config import WarmupSettings
 from .policy import Observation
 from .warmup import WarmupError, lead_time, may_warm_up, read_request
@@ -31,10 +32,6 @@ PARALLEL_REQUESTS = 8
 SERVER = ""  # warm-ups start users' default servers
 # No warm-up starts earlier than this: until then its group and the hub's estimate are not even read.
 MAX_LEAD_S = 6 * 3600
-
-
-def _user(name: str) -> str:
-    return f"/users/{quote(name, safe='')}"  # as service.user_path: a name like "../admin" stays one segment
 
 
 class WarmupRunner:
@@ -137,7 +134,7 @@ class WarmupRunner:
         await asyncio.gather(*(start(user) for user in members))
 
     async def start_one(self, warmup: Warmup, user: str) -> None:
-        path = _user(user)
+        path = user_path(user)
         try:
             model = await self.service.hub("GET", path)
             if (model.get("servers") or {}).get(SERVER):
@@ -156,7 +153,7 @@ class WarmupRunner:
         for warmed in self.store.servers(warmup.id):
             if warmed.outcome != "starting":
                 continue
-            model = await self.service.hub("GET", _user(warmed.user))
+            model = await self.service.hub("GET", user_path(warmed.user))
             server = (model.get("servers") or {}).get(warmed.server)
             if server is None or server.get("started") != warmed.started:
                 self.store.update_server(warmup.id, warmed.user, warmed.server, outcome="failed")
