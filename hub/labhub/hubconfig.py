@@ -13,7 +13,7 @@ from .gpu import managed_service as gpu_service
 from .gpu.hubside import configure_gpu
 from .homes import configure_homes
 from .metrics import managed_service as metrics_service
-from .metrics.hub import configure_hub_metrics
+from .metrics.hubside import configure_hub_metrics
 from .profiles import load_profiles
 from .services import register_services
 from .sessions import managed_service as sessions_service
@@ -50,6 +50,8 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
     c.JupyterHub.log_level = hub.log_level
+    if hub.roles:  # before the services add theirs (labhub.services); unset members stay as they are
+        c.JupyterHub.load_roles = [role.model_dump(exclude_defaults=True) for role in hub.roles]
     if hub.subdomain_host:  # user servers on <user>.<host>, off the hub's origin (docs/admin.md, threat model)
         c.JupyterHub.subdomain_host = hub.subdomain_host
     # The proxy token is kept so a restarted hub can talk to a proxy that kept running.

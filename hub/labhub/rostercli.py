@@ -9,15 +9,14 @@ hub does the work (labhub.rosterhub), so its state stays its own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode
 
-from .service.hubapi import hub_api_url, hub_tls_context
+from .service.hubapi import CommandRefused, command_client, hub_options, refusal
+from .service.hubclient import HubError
 from .roster import RosterError, check_group, default_passwords_path, parse_roster, passwords_csv, summary
 from .settings import load_settings
 
@@ -32,46 +31,23 @@ def add_commands(sub) -> None:
                      help="where the new accounts' username,password go, mode 0600, never overwritten "
                           "(default: STATE_DIR/rosters/passwords-<group>-<UTC time>.csv)")
     imp.add_argument("--dry-run", action="store_true", help="only say what would change")
-    _hub_options(imp)
+    hub_options(imp)
     imp.set_defaults(func=_import)
     exp = cmds.add_parser("export", help="CSV of users: username, groups, created, last_activity, approved")
     exp.add_argument("--group", help="only the members of this group")
     exp.add_argument("--output", "-o", type=Path, help="write to this file (default: standard output)")
-    _hub_options(exp)
+    hub_options(exp)
     exp.set_defaults(func=_export)
 
 
-def _hub_options(parser) -> None:
-    parser.add_argument("--token", default=os.environ.get("JUPYTERHUB_API_TOKEN"),
-                        help="an admin's hub API token (default: $JUPYTERHUB_API_TOKEN; make one on /hub/token)")
-    parser.add_argument("--hub-api", help="hub API URL (default: from hub.bind_url)")
-
-
-class _Failed(Exception):
-    pass
-
-
 def _call(args, settings, method: str, query: dict, body: bytes | None = None) -> bytes:
-    if not args.token:
-        raise _Failed("no hub API token: give an admin's token with --token or $JUPYTERHUB_API_TOKEN "
-                      "(make one on the hub's /hub/token page)")
-    url = (args.hub_api or hub_api_url(settings)).rstrip("/") + "/labhub/roster"
+    """The hub's roster endpoint (labhub.rosterhub): CSV in, JSON or CSV out."""
+    hub = command_client(settings, args, timeout=600)  # a large class is created user by user
     query = {k: v for k, v in query.items() if v}
-    req = urllib.request.Request(url + (f"?{urlencode(query)}" if query else ""), data=body, method=method,
-                                 headers={"Authorization": f"token {args.token}", "Content-Type": "text/csv"})
     try:
-        with urllib.request.urlopen(req, timeout=600, context=hub_tls_context(settings)) as resp:
-            return resp.read()
-    except urllib.error.HTTPError as e:
-        try:
-            message = json.loads(e.read()).get("message") or e.reason
-        except ValueError:
-            message = e.reason
-        if e.code == 403:
-            message = f"{message} (the token must be an admin's, with the admin:users and admin:groups scopes)"
-        raise _Failed(f"the hub answered {e.code}: {message}") from None
-    except urllib.error.URLError as e:
-        raise _Failed(f"no hub answers at {url} ({e.reason}); is the lab up (make up)?") from None
+        return asyncio.run(hub.fetch(method, "/labhub/roster", body, query=query, headers={"Content-Type": "text/csv"}))
+    except HubError as e:
+        raise refusal(e, hint=" (the token must be an admin's, with the admin:users and admin:groups scopes)") from None
 
 
 def _import(args) -> int:
@@ -101,7 +77,7 @@ def _import(args) -> int:
     try:
         result = json.loads(_call(args, settings, "POST", {"group": args.group, "dry_run": "1" if args.dry_run else ""},
                                   data))
-    except _Failed as e:
+    except CommandRefused as e:
         print(f"labhub users import: {e}", file=sys.stderr)
         result = None
     if out is not None:
@@ -126,7 +102,7 @@ def _export(args) -> int:
         if args.group:
             check_group(args.group)
         text = _call(args, settings, "GET", {"group": args.group}).decode()
-    except (RosterError, _Failed) as e:
+    except (RosterError, CommandRefused) as e:
         print(f"labhub users export: {e}", file=sys.stderr)
         return 1
     if args.output:

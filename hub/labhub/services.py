@@ -23,6 +23,8 @@ class ManagedService:
     # given to the API token of each user's server, so tools inside the lab can call the service.
     user_scopes: list[str] = field(default_factory=list)
     environment_for_users: dict[str, str] = field(default_factory=dict)  # set in every user container
+    # JupyterHub custom scopes the service defines ({scope: description}), grantable through roles.
+    custom_scopes: dict[str, str] = field(default_factory=dict)
 
 # The scopes of JupyterHub's default `server` role, which a user server's API token gets.
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
@@ -49,6 +51,9 @@ def register_services(c, services: list[ManagedService], cwd: str, environment: 
     if user_scopes:
         c.JupyterHub.extra_user_scopes = [*c.JupyterHub.get("extra_user_scopes", []), *user_scopes]
         c.LabSpawner.server_token_scopes = [*SERVER_TOKEN_SCOPES, *user_scopes]
+    custom = {scope: {"description": text} for svc in services for scope, text in svc.custom_scopes.items()}
+    if custom:
+        c.JupyterHub.custom_scopes = {**c.JupyterHub.get("custom_scopes", {}), **custom}
     for svc in services:
         if svc.environment_for_users:
             c.LabSpawner.environment = {**c.LabSpawner.get("environment", {}), **svc.environment_for_users}

@@ -16,14 +16,36 @@ from pydantic import Field, ValidationError, model_validator
 from .errors import ConfigError, describe
 from .gpu.settings import GpuSettings
 from .metrics.settings import MetricsSettings
-from .sessions.config import SessionsSettings
-from .submissions.config import SubmissionsSettings
+from .sessions.settings import SessionsSettings
+from .submissions.settings import SubmissionsSettings
 from .model import Duration, IpNetwork, Size, Strict, Username
 from .backend import SwarmSettings, check_modes
 from .tls import TlsSettings, file_problems
 from .yamlfile import read_yaml
 
 CONFIG_ENV = "LABHUB_CONFIG"
+
+# JupyterHub's own roles: redefining them here would change what every user or every admin may do.
+JUPYTERHUB_DEFAULT_ROLES = ("admin", "user", "server", "token")
+
+
+class RoleSettings(Strict):
+    """A JupyterHub role (c.JupyterHub.load_roles): scopes given to users and groups, e.g. a TA group that
+    may manage session limits: {name: session-helpers, scopes: [custom:sessions:admin], groups: [tas]}."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9\-_~.]{1,253}[a-z0-9]$")
+    description: str = ""
+    scopes: list[str] = Field(min_length=1)
+    users: list[Username] = []
+    groups: list[str] = []  # created at start-up when missing; admins add members on the hub's admin page
+
+    @model_validator(mode="after")
+    def _not_a_default_role(self) -> "RoleSettings":
+        if self.name in JUPYTERHUB_DEFAULT_ROLES:
+            raise ValueError(f"name: {self.name!r} is one of JupyterHub's own roles "
+                             f"({', '.join(JUPYTERHUB_DEFAULT_ROLES)}); give the role a name of its own")
+        return self
+
 
 class HubSettings(Strict):
     bind_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^/]+(/.*)?$")
@@ -41,6 +63,8 @@ class HubSettings(Strict):
     subdomain_host: str | None = Field(None, pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
     # HTTPS served by the proxy (labhub.tls, docs/admin.md); `make cert HOST=...` makes a first one.
     tls: TlsSettings | None = None
+    # Extra JupyterHub roles (docs/admin.md, "Delegating"): the way to grant labhub's custom scopes.
+    roles: list[RoleSettings] = []
 
     @model_validator(mode="before")
     @classmethod

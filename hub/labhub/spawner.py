@@ -24,7 +24,7 @@ from .labels import SERVER as LABEL_SERVER
 from .labels import USER as LABEL_USER
 from .profiles import Profile, ProfileSet
 from .sessions.hubside import record_stop
-from .sessions.records import SessionsDB
+from .sessions.store import SessionsDB
 from .units import format_size
 
 _templates = Environment(

@@ -53,6 +53,8 @@ def hub(tmp_path_factory):
                 "queue_timeout": 900},
         "sessions": {"enabled": False},
         "metrics": {"enabled": False},
+        # GPU stewards who are not admins: the hub's access scope is all the page asks for.
+        "hub": {"roles": [{"name": "gpu-stewards", "groups": ["stewards"], "scopes": ["access:services!service=gpu"]}]},
     }) as hub:
         yield hub
     if os.environ.get("LHGPU_KEEP_LOG"):  # pytest rotates tmp folders; keep the hub's log for a post-mortem
@@ -269,6 +271,11 @@ def test_admin_page_and_api_revoke_and_quota_are_for_admins_only(hub, admin):
     page = admin.session.get(f"{hub.url}/services/gpu/", timeout=60)  # hub OAuth, as in a browser
     assert page.status_code == 200 and "Sim A100 80GB" in page.text and "vic" in page.text
     assert wes.session.get(f"{hub.url}/services/gpu/", timeout=60).status_code == 403
+    # Whom a role grants access:services!service=gpu gets in without being an admin; wes still does not.
+    sal = new_user(hub, admin, "sal", groups=["stewards"])
+    assert sal.session.get(f"{hub.url}/services/gpu/", timeout=60).status_code == 200
+    r = requests.get(f"{hub.url}/services/gpu/api/leases", headers={"Authorization": f"token {sal.token}"}, timeout=30)
+    assert r.status_code == 200 and "vic" in [lease["user"] for lease in r.json()["leases"]]
     # The page's quota form (cookie + XSRF, as a browser posts it).
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
     r = admin.session.post(f"{hub.url}/services/gpu/", timeout=60, data={

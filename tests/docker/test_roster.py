@@ -170,3 +170,19 @@ def test_the_page_shows_what_to_fix_in_a_bad_upload(hub, admin):
                            data={"group": "course-ml", "_xsrf": admin.session.cookies["_xsrf"]}, timeout=60)
     assert r.status_code == 400
     assert "x.csv, line 1: no &#39;username&#39; column" in r.text or "x.csv, line 1: no 'username' column" in r.text
+
+
+def test_the_shared_hub_client_pages_through_every_user_of_a_class(hub, admin, imported):
+    """labhub.service.hubclient follows the real hub's pagination to the end (what the sessions service
+    lists each round), in pages far smaller than the class."""
+    import asyncio
+
+    from labhub.service.hubclient import HubClient
+
+    async def names() -> list[str]:
+        client = HubClient(f"{hub.url}/hub/api", admin.token)
+        return [user["name"] async for user in client.paged("/users", page_size=7)]
+
+    listed = asyncio.run(names())
+    assert len(listed) == len(set(listed)), "a user was listed twice across pages"
+    assert set(STUDENTS) <= set(listed) and ADMIN in listed

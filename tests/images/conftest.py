@@ -44,6 +44,10 @@ def docker_run(image: str, script: str, *args: str, timeout: float = 300) -> str
     return result.stdout
 
 
+# What `jupyterhub-singleuser` and a kernel import on their way to answering.
+SERVER_START = ["jupyterhub.singleuser", "jupyterhub.singleuser.extension", "jupyter_server.serverapp",
+                "jupyterlab.labapp", "ipykernel.kernelapp", "labhub_lab"]
+
 UNCOMPILED = """
 import importlib, importlib.util, json, os, sys
 for name in sys.argv[1:]:
@@ -57,7 +61,7 @@ print(json.dumps(sorted(f for f in files if f and f.startswith(venv) and f.endsw
 
 def uncompiled(image: str, modules: list[str]) -> list[str]:
     """The venv's source files that importing `modules` loads without a compiled .pyc beside them
-    (images/base-notebook/compile-bytecode compiles them at build time)."""
+    (images/base-notebook/finish-venv compiles them at build time)."""
     out = docker_run(image, f"python -c '{UNCOMPILED}' {' '.join(modules)} 2>/dev/null", "-e", "HOME=/tmp")
     return json.loads(out.strip().splitlines()[-1])
 

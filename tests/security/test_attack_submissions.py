@@ -17,7 +17,7 @@ import nbformat
 import pytest
 import requests
 
-from labhub.submissions.config import SubmissionsSettings
+from labhub.submissions.settings import SubmissionsSettings
 from labhub.backend.hardening import HELPER_LABEL, HelperLimits, HelperTimeout, run_helper
 from tests.docker.test_submissions import SERVICE, api, make_assignment, notebook, submit, wait_for_gradings, wait_for_service
 from tests.utils.hubprocess import new_user, running_hub

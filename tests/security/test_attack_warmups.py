@@ -1,6 +1,7 @@
 """Attacks on scheduled warm-ups (/services/sessions/api/warmups and the /services/sessions/warmups page),
 made as a student, an instructor of another course, an anonymous visitor or a forging page would make
-them, through real HTTP against a real hub; plus the clear 400s and the `labhub warmup` commands.
+them, through real HTTP against a real hub; plus the clear 400s and the `labhub warmup` commands; and
+who holds the sessions service's admin part (the admin flag or the custom:sessions:admin scope).
 
 Every warm-up here is scheduled a day ahead, so nothing starts."""
 
@@ -27,7 +28,10 @@ LABHUB = Path(sys.executable).parent / "labhub"
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     with running_hub(tmp_path_factory.mktemp("attack-warmups"), name="lhatkwu", profiles=PROFILES,
-                     settings={"metrics": {"enabled": False}}) as hub:
+                     settings={"metrics": {"enabled": False},
+                               # A TA group that may administer session limits (hub.roles, labhub.service.scopes).
+                               "hub": {"roles": [{"name": "session-helpers", "groups": ["tas"],
+                                                  "scopes": ["custom:sessions:admin"]}]}}) as hub:
         yield hub
 
 
@@ -183,3 +187,26 @@ def test_the_cli_schedules_lists_and_cancels(hub, admin, people):
     assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout, cancelled.stderr
     again = labhub(hub, admin, "cancel", str(number))
     assert again.returncode == 1 and f"warm-up {number} is cancelled already" in again.stderr
+
+
+def test_the_sessions_admin_part_takes_the_admin_flag_or_the_custom_scope(hub, admin, people):
+    """The stop records (and extending, stopping any server) are for admins and holders of
+    custom:sessions:admin, decided from the scopes the hub gave the caller's token: neither a student
+    nor an instructor gets in, by token or through the browser, nor a TA's token made without it."""
+    ta = new_user(hub, admin, "tia", groups=["tas"])
+    stops = f"{hub.url}/services/sessions/api/stops"
+
+    def by_token(client: Client, token: str | None = None) -> int:
+        return requests.get(stops, headers={"Authorization": f"token {token or client.token}"}, timeout=60).status_code
+
+    for outsider in (people["student"], people["instructor"]):
+        assert by_token(outsider) == 403
+        r = outsider.session.get(stops, timeout=60)  # the service's OAuth login, as a browser makes it
+        assert r.status_code == 403 and "custom:sessions:admin" in r.json()["message"]
+    anonymous = requests.get(stops, allow_redirects=False, timeout=60)
+    assert anonymous.status_code in (302, 403) and "reason" not in anonymous.text
+    assert by_token(admin) == 200 and by_token(ta) == 200
+    assert ta.session.get(stops, timeout=60).status_code == 200  # her OAuth token carries the custom scope
+    narrow = ta.api("POST", f"/users/{ta.name}/tokens", json={"scopes": ["access:services!service=sessions"]})
+    assert narrow.status_code == 201, narrow.text
+    assert by_token(ta, narrow.json()["token"]) == 403

@@ -83,3 +83,14 @@ def test_prometheus_verifies_the_hub_with_the_labs_certificate(lab, tmp_path):
     hub_job = next(job for job in config["scrape_configs"] if job["job_name"] == "jupyterhub")
     assert hub_job["scheme"] == "https"
     assert (out.parent / hub_job["tls_config"]["ca_file"]).resolve() == lab.path(lab.hub.tls.cert)
+
+
+def test_the_shared_hub_client_verifies_with_the_labs_certificate_too(lab, https_server):
+    import asyncio
+
+    from labhub.service.hubclient import HubClient, HubError
+
+    trusted = HubClient(https_server, "t", context=hub_tls_context(lab), retries=0)
+    assert asyncio.run(trusted.fetch("GET", "")) == b"ok"
+    with pytest.raises(HubError, match="CERTIFICATE_VERIFY_FAILED"):
+        asyncio.run(HubClient(https_server, "t", retries=0).fetch("GET", ""))

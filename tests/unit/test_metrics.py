@@ -20,12 +20,12 @@ from labhub.metrics.cgroups import CgroupReader, usage_from_docker_stats
 from labhub.metrics.containers import ContainerSource
 from labhub.metrics.exporter import Exporter
 from labhub.metrics.gpu import GpuSource
-from labhub.metrics.hub import AdmissionCollector, configure_hub_metrics
+from labhub.metrics.hubside import AdmissionCollector, configure_hub_metrics
 from labhub.metrics.promconfig import render
 from labhub.metrics.stops import StopsSource
 from labhub.metrics.submissions import SubmissionsSource
 from labhub.metrics.volumes import VolumesSource
-from labhub.sessions.records import SessionsDB
+from labhub.sessions.store import SessionsDB
 from labhub.settings import Settings, load_settings
 from labhub.spawner import LabSpawner
 

@@ -4,9 +4,10 @@ the keys the lab's status bar and `lab-session` read, with the stop's time and m
 from __future__ import annotations
 
 from labhub.profiles import Profile, ProfileSet
-from labhub.sessions.config import SessionsSettings
+from labhub.service.hubclient import HubClient
+from labhub.sessions.settings import SessionsSettings
 from labhub.sessions.policy import Decision, Observation
-from labhub.sessions.records import SessionsDB
+from labhub.sessions.store import SessionsDB
 from labhub.sessions.service import SessionsService
 
 KEYS = {"profile", "display_name", "updated", "started", "idle_timeout", "idle_seconds_left", "max_age",
@@ -19,7 +20,7 @@ OBS = Observation(started=1000.0, last_activity=1500.0, idle_timeout=600, max_ag
 def service(tmp_path) -> SessionsService:
     # No Docker is touched: status() only formats what a round observed.
     return SessionsService(SessionsSettings(warn_before=120), ProfileSet((PROFILE,)), SessionsDB(tmp_path),
-                           "http://127.0.0.1:1/hub/api", "unused", backend=object())
+                           HubClient("http://127.0.0.1:1/hub/api", "unused"), backend=object())
 
 
 def test_keep_has_no_stop_and_counts_the_extension(tmp_path):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from labhub.errors import ConfigError
-from labhub.sessions.config import WarmupSettings
-from labhub.sessions.records import SessionsDB
+from labhub.sessions.settings import WarmupSettings
+from labhub.sessions.store import SessionsDB
 from labhub.sessions.warmup import (WarmupError, WarmupRequest, lead_time, may_schedule, may_warm_up, parse_at,
                                     read_request, suggested_groups)
 from labhub.sessions.warmupstore import WarmupStore, as_json

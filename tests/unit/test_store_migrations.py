@@ -15,10 +15,10 @@ from sqlalchemy import text
 from labhub.gpu.store import MIGRATIONS as GPU
 from labhub.gpu.store import LeaseStore, StorePolicy
 from labhub.service.schema import Migrations, SchemaError, Step, plan, run_script, script_step, upgrade_sqlite
-from labhub.sessions.records import MIGRATIONS as SESSIONS
-from labhub.sessions.records import SessionsDB
-from labhub.submissions.storage import MIGRATIONS as SUBMISSIONS
-from labhub.submissions.storage import Store
+from labhub.sessions.store import MIGRATIONS as SESSIONS
+from labhub.sessions.store import SessionsDB
+from labhub.submissions.store import MIGRATIONS as SUBMISSIONS
+from labhub.submissions.store import Store
 
 OLD = Path(__file__).parents[1] / "data" / "stores-e04e527"
 

@@ -15,12 +15,12 @@ import yaml
 
 from labhub.profiles import load_profiles
 from labhub.submissions.blobs import BlobStore, sha256
-from labhub.submissions.config import SubmissionsSettings
+from labhub.submissions.settings import SubmissionsSettings
 from labhub.submissions.core import Submissions
 from labhub.submissions.inputs import AssignmentSpec, AssignmentUpdate, CourseSpec, parse_model
 from labhub.submissions.problems import Problem
 from labhub.submissions.roles import Caller
-from labhub.submissions.storage import Store
+from labhub.submissions.store import Store
 from tests.utils.structure import strings_mentioning
 
 TEACHER = Caller("teacher", frozenset({"instructors"}))

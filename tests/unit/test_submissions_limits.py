@@ -18,13 +18,13 @@ from labhub.profiles import load_profiles
 from labhub.settings import load_settings
 from labhub.backend import hardening
 from labhub.submissions.blobs import BlobStore
-from labhub.submissions.config import SubmissionsSettings
+from labhub.submissions.settings import SubmissionsSettings
 from labhub.submissions.core import Submissions
 from labhub.submissions.inputs import AssignmentSpec, CourseSpec, parse_model
 from labhub.submissions.problems import Problem
 from labhub.submissions.roles import Caller
 from labhub.submissions.sandbox import RESULT_LIMIT, parse_result
-from labhub.submissions.storage import Store, TooManyVersions
+from labhub.submissions.store import Store, TooManyVersions
 
 TEACHER = Caller("teacher", frozenset({"instructors"}))
 ALICE = Caller("alice", frozenset({"course-cs101"}))

@@ -15,7 +15,7 @@ from labhub.submissions.home import home_volume_name
 from labhub.submissions.inputs import check_filename, parse_time
 from labhub.submissions.locations import db_url
 from labhub.submissions.problems import Problem
-from labhub.submissions.storage import Store
+from labhub.submissions.store import Store
 
 
 def test_settings_are_validated_with_the_key_named(tmp_path):

@@ -10,12 +10,12 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
 from ..homes import HomeError, Homes
 from ..profiles import load_profiles
+from ..service.hubapi import hub_api_url
 from ..settings import Settings
 from ..units import format_size
 from . import BackupError
@@ -43,9 +43,7 @@ def hub_running(settings: Settings) -> str | None:
         return f"process {pid} of {pidfile} is alive"
     except (OSError, ValueError):
         pass
-    url = urlsplit(settings.hub.bind_url)
-    host = url.hostname if url.hostname not in (None, "", "0.0.0.0", "::") else "127.0.0.1"
-    health = f"{url.scheme}://{host}{f':{url.port}' if url.port else ''}{url.path.rstrip('/')}/hub/health"
+    health = hub_api_url(settings).removesuffix("/api") + "/health"
     try:
         # Only a liveness probe of this machine's own hub: a self-signed certificate is fine.
         with urllib.request.urlopen(health, timeout=3, context=ssl._create_unverified_context()) as r:

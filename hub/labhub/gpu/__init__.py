@@ -27,9 +27,10 @@ def managed_service(settings) -> ManagedService | None:
         return None
     return ManagedService(
         name="gpu",
-        module="labhub.gpu.service",
-        # Stop a server whose lease an admin revokes; read users to tell admins from others.
-        scopes=["list:users", "read:users", "servers"],
+        module="labhub.gpu",
+        # Stop a server whose lease an admin revokes. Who may use the page is the hub's decision:
+        # holders of access:services!service=gpu (admins; labhub.gpu.web).
+        scopes=["servers"],
         port=settings.gpu.service_port,
         display=True,
         oauth_client_allowed_scopes=["read:users:name"],

@@ -9,20 +9,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import sys
 from datetime import datetime
 
 from ..clikit import command_group, listing_command
 from ..errors import ConfigError
-from ..service.hubapi import hub_api_url, hub_tls_context
+from ..service.hubapi import command_client, hub_options
 from ..settings import load_settings
 from ..units import format_size
 from .hubside import open_store
 from .inventory import load_inventory
 from .report import overview
-from .revoke import HubApi, revoke
+from .revoke import revoke
 
 
 def add_commands(sub) -> None:
@@ -31,10 +31,7 @@ def add_commands(sub) -> None:
     rev = cmds.add_parser("revoke", help="stop a user's GPU server and free its lease")
     rev.add_argument("user")
     rev.add_argument("--server", default="", help="named server (default: the user's default server)")
-    rev.add_argument("--token", default=os.environ.get("JUPYTERHUB_API_TOKEN"),
-                     help="an admin's hub API token (default: $JUPYTERHUB_API_TOKEN); without one the "
-                          "container is stopped through Docker")
-    rev.add_argument("--hub-api", help="hub API URL (default: from hub.bind_url)")
+    hub_options(rev, without="; without one the container is stopped through Docker")
     rev.set_defaults(func=_revoke)
     quota = cmds.add_parser("quota", help="list or set weekly GPU-hours of a user or group")
     quota.add_argument("name", nargs="?", help="user (or group with --group)")
@@ -89,9 +86,8 @@ def _revoke(args) -> int:
         print(f"labhub gpu revoke: {args.user} holds no GPU lease"
               + (f" for server {args.server!r}" if args.server else ""), file=sys.stderr)
         return 1
-    hub = (HubApi(args.hub_api or hub_api_url(settings), args.token, hub_tls_context(settings))
-           if args.token else None)
-    print(revoke(store, lease, hub))
+    hub = command_client(settings, args) if args.token else None
+    print(asyncio.run(revoke(store, lease, hub)))
     return 0
 
 

@@ -7,38 +7,27 @@ stopped through Docker first and the lease released after.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import ssl
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 
 import docker
 import docker.errors
 
 from ..service.hubapi import server_path
+from ..service.hubclient import HubClient, HubError
 from .store import Lease, LeaseStore
 
 log = logging.getLogger("labhub.gpu")
 
 
-@dataclass(frozen=True)
-class HubApi:
-    url: str  # e.g. http://127.0.0.1:8081/hub/api
-    token: str
-    context: ssl.SSLContext | None = None  # a lab with its own certificate (service.hubapi)
-
-    def stop_server(self, user: str, server: str) -> int:
-        """DELETE the server; the HTTP status (202/204: stopping or stopped, 400/404: not running)."""
-        path = server_path(user, server)
-        req = urllib.request.Request(self.url.rstrip("/") + path, method="DELETE",
-                                     headers={"Authorization": f"token {self.token}"})
-        try:
-            with urllib.request.urlopen(req, timeout=60, context=self.context) as resp:
-                return resp.status
-        except urllib.error.HTTPError as e:
-            return e.code
+async def stop_server(hub: HubClient, user: str, server: str) -> int:
+    """DELETE the server; the HTTP status (202/204: stopping or stopped, 400/404: not running, 599: no hub)."""
+    try:
+        await hub.fetch("DELETE", server_path(user, server), timeout=60)
+        return 204
+    except HubError as e:
+        return e.code
 
 
 def _stop_container(client, name: str) -> None:
@@ -50,18 +39,19 @@ def _stop_container(client, name: str) -> None:
     container.stop(timeout=10)
 
 
-def revoke(store: LeaseStore, lease: Lease, hub: HubApi | None, docker_client=None, wait_s: float = 120) -> str:
+async def revoke(store: LeaseStore, lease: Lease, hub: HubClient | None, docker_client=None,
+                 wait_s: float = 120) -> str:
     """Stop the holder's server and free the lease; a line saying how it went."""
     if hub is not None:
-        status = hub.stop_server(lease.user, lease.server)
+        status = await stop_server(hub, lease.user, lease.server)
         if status in (202, 204):
             deadline = time.monotonic() + wait_s
             while time.monotonic() < deadline:
-                if all(existing.id != lease.id for existing in store.leases()):
+                if all(existing.id != lease.id for existing in await asyncio.to_thread(store.leases)):
                     return f"stopped the server of {lease.user} through the hub; its GPU lease is free"
-                time.sleep(0.5)
+                await asyncio.sleep(0.5)
         log.warning("hub answered %s to stopping %s/%s; stopping its container directly", status, lease.user,
                     lease.server)
-    _stop_container(docker_client or docker.from_env(), lease.container)
-    store.release(lease.id, reason="revoked by an admin")
+    await asyncio.to_thread(_stop_container, docker_client or docker.from_env(), lease.container)
+    await asyncio.to_thread(store.release, lease.id, reason="revoked by an admin")
     return f"stopped container {lease.container} and freed the GPU lease of {lease.user}"

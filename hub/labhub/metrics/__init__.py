@@ -1,7 +1,7 @@
 """labhub's monitoring: a Prometheus exporter run as the hub's managed service "metrics".
 
 Per user and profile: container CPU and memory, GPU use and leases, stops by reason, free space for the
-home volumes, submissions; plus the admission line on the hub's own /hub/metrics (see metrics.hub).
+home volumes, submissions; plus the admission line on the hub's own /hub/metrics (see metrics.hubside).
 Metric names, labels and alerts: docs/monitoring.md.
 """
 

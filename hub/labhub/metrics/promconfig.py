@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..errors import ConfigError
-from .hub import prometheus_token_path
+from .hubside import prometheus_token_path
 
 # The repository's rules (a checkout, or the hub image that copies monitoring/ next to hub/).
 RULES_DIR = Path(__file__).resolve().parents[3] / "monitoring" / "rules"

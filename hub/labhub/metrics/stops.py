@@ -1,6 +1,6 @@
 """Source "stops": user servers stopped so far, by profile and reason (idle, max_age, gpu_idle, ...).
 
-The sessions service and the spawner record every stop (labhub.sessions.records); the count is read
+The sessions service and the spawner record every stop (labhub.sessions.store); the count is read
 back on each scrape, so it survives restarts of the exporter like a real counter should.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily
 
-from ..sessions.records import REASONS, StopRecords
+from ..sessions.store import REASONS, StopRecords
 
 
 class StopsSource:

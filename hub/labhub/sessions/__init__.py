@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..service.scopes import CUSTOM_SCOPES, SESSIONS_ADMIN
 from ..services import ManagedService
 
 
@@ -17,8 +18,10 @@ def managed_service(settings) -> ManagedService | None:
         # line's estimate on /hub/metrics. No access:servers: it never calls a user's Jupyter server
         # (labhub.sessions.service).
         scopes=["list:users", "read:users", "servers", "read:groups", "read:metrics"],
-        oauth_client_allowed_scopes=[],
+        # A login carries the admin scope where the user holds it (labhub.service.scopes).
+        oauth_client_allowed_scopes=[SESSIONS_ADMIN],
+        custom_scopes={SESSIONS_ADMIN: CUSTOM_SCOPES[SESSIONS_ADMIN]},
         # Users may call it (their own session figures; instructors schedule their course's warm-ups);
-        # each handler decides from the caller's admin flag and groups.
+        # each handler decides from the caller's scopes, admin flag and groups.
         user_scopes=["access:services!service=sessions"],
     )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-import secrets
 
 from ..backend import backend_for
 from ..profiles import load_profiles
+from ..service.cookies import cookie_secret
+from ..service.hubclient import HubClient
+from ..service.logs import setup_logging
 from ..settings import load_settings
-from .records import SessionsDB
+from .store import SessionsDB
 from .service import SessionsService
 from .web import make_app
 
@@ -35,20 +36,20 @@ def _gpu_info(settings, backend):
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s sessions] %(message)s")
     settings = load_settings()
+    setup_logging("sessions", settings.hub.log_level)
     backend = backend_for(settings)
     service = SessionsService(
         settings.sessions,
         load_profiles(settings.profiles_dir),
         SessionsDB(settings.state_dir),
-        hub_api=os.environ["JUPYTERHUB_API_URL"],
-        token=os.environ["JUPYTERHUB_API_TOKEN"],
+        HubClient.from_env(),
         backend=backend,
         gpu_utilisation=_gpu_utilisation(backend),
         gpu_info=_gpu_info(settings, backend),
     )
-    app = make_app(service, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/sessions/"), secrets.token_bytes(32))
+    app = make_app(service, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/sessions/"),
+                   cookie_secret(settings.state_dir, "sessions"))
     app.listen(settings.sessions.port, address="127.0.0.1")
     await service.run()
 

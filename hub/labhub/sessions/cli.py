@@ -10,16 +10,17 @@ service checks who may warm up which group, and reads --at in the hub's local ti
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import sys
-import urllib.error
-import urllib.request
 from datetime import datetime
 
 from ..clikit import command_group, listing_command
-from ..service.hubapi import hub_api_url, hub_tls_context
+from ..service.hubapi import CommandRefused, command_client, hub_options, refusal
+from ..service.hubclient import HubError
 from ..settings import load_settings
+
+WHO = "an admin's or instructor's"
 
 
 def add_commands(sub) -> None:
@@ -36,36 +37,17 @@ def add_commands(sub) -> None:
     cancel.add_argument("id", type=int)
     cancel.set_defaults(func=_cancel)
     for parser in (schedule, listing, cancel):
-        parser.add_argument("--token", default=os.environ.get("JUPYTERHUB_API_TOKEN"),
-                            help="an admin's or instructor's hub API token (default: $JUPYTERHUB_API_TOKEN)")
-        parser.add_argument("--url", help="the lab's address (default: hub.bind_url)")
-
-
-class _Refused(Exception):
-    pass
+        hub_options(parser, who=WHO)
 
 
 def _request(args, method: str, path: str = "", body: dict | None = None):
-    settings = load_settings(args.config)
-    if not args.token:
-        raise _Refused("no hub API token: give an admin's or instructor's token with --token or "
-                       "$JUPYTERHUB_API_TOKEN (make one on the hub's /hub/token page)")
-    base = args.url.rstrip("/") if args.url else hub_api_url(settings).removesuffix("/hub/api")
-    url = f"{base}/services/sessions/api/warmups{path}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"token {args.token}", "Content-Type": "application/json"})
+    """A call to the sessions service, which sits behind the hub's proxy beside the hub API."""
+    hub = command_client(load_settings(args.config), args, who=WHO)
+    url = hub.hub_url.removesuffix("/hub") + f"/services/sessions/api/warmups{path}"
     try:
-        with urllib.request.urlopen(request, timeout=120, context=hub_tls_context(settings)) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        try:
-            reason = json.loads(e.read()).get("message") or e.reason
-        except ValueError:
-            reason = e.reason
-        raise _Refused(f"the sessions service answered {e.code}: {reason}") from None
-    except urllib.error.URLError as e:
-        raise _Refused(f"nothing answers at {url} ({e.reason}); is the lab up (make up)?") from None
+        return asyncio.run(hub.request(method, url, body))
+    except HubError as e:
+        raise refusal(e, who="the sessions service") from None
 
 
 def _when(ts: float) -> str:
@@ -81,7 +63,7 @@ def _line(w: dict) -> str:
 def _run(command, *request) -> int:
     try:
         result = _request(*request)
-    except _Refused as e:
+    except CommandRefused as e:
         print(f"labhub warmup {command}: {e}", file=sys.stderr)
         return 1
     if isinstance(result, list):
@@ -105,7 +87,7 @@ def _list(args) -> int:
     if args.json:
         try:
             print(json.dumps(_request(args, "GET"), indent=2))
-        except _Refused as e:
+        except CommandRefused as e:
             print(f"labhub warmup list: {e}", file=sys.stderr)
             return 1
         return 0

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ..units import format_duration
-from .records import SessionsDB
+from .store import SessionsDB
 
 REASON_TEXT = {
     "idle": "it has been idle (come back to it to keep it running)",

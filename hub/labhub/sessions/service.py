@@ -23,16 +23,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-
 from ..profiles import Profile, ProfileSet
 from ..units import format_duration
 from ..backend import Backend, Server
-from ..service.hubapi import server_path, user_path  # noqa: F401 - user_path: also the web handlers'
-from .config import SessionsSettings
+from ..service.hubapi import server_path, user_path
+from ..service.hubclient import HubClient
+from .settings import SessionsSettings
 from .hubside import REASON_TEXT
 from .policy import Decision, Observation, decide
-from .records import SessionsDB
+from .store import SessionsDB
 from .warmups import WarmupRunner
 
 log = logging.getLogger("labhub.sessions")
@@ -51,37 +50,26 @@ class _Seen:
 
 
 class SessionsService:
-    def __init__(self, settings: SessionsSettings, profiles: ProfileSet, db: SessionsDB, hub_api: str, token: str,
+    def __init__(self, settings: SessionsSettings, profiles: ProfileSet, db: SessionsDB, hub: HubClient,
                  backend: Backend, gpu_utilisation=None, gpu_info=None):
         self.settings, self.profiles, self.db = settings, profiles, db
-        self.hub_api, self.token = hub_api.rstrip("/"), token
+        self.hub = hub  # the service's own token (labhub.service.hubclient)
         self.gpu_utilisation = gpu_utilisation
         self.gpu_info = gpu_info  # (user, server, profile) -> the status file's "gpu" (sessions/gpuinfo.py)
         self.backend = backend  # finds servers and execs in them (labhub.backend)
-        self.http = AsyncHTTPClient()
         self.started_at = time.time()
         self.seen: dict[tuple[str, str], _Seen] = {}
         self.last_round: dict[tuple[str, str], dict] = {}
 
     # --- hub API ---
 
-    async def hub(self, method: str, path: str, body: dict | None = None) -> dict | list | None:
-        request = HTTPRequest(f"{self.hub_api}{path}", method=method, headers={"Authorization": f"token {self.token}"},
-                              body=json.dumps(body) if body is not None else None, request_timeout=30)
-        response = await self.http.fetch(request)
-        return json.loads(response.body) if response.body else None
-
     async def running_servers(self) -> list[tuple[dict, str, dict]]:
-        found, offset = [], 0
-        while True:
-            page = await self.hub("GET", f"/users?state=ready&offset={offset}&limit=200")
-            for user in page:
-                for name, server in (user.get("servers") or {}).items():
-                    if server.get("ready"):
-                        found.append((user, name, server))
-            if len(page) < 200:
-                return found
-            offset += len(page)
+        found = []
+        async for user in self.hub.paged("/users", state="ready"):
+            for name, server in (user.get("servers") or {}).items():
+                if server.get("ready"):
+                    found.append((user, name, server))
+        return found
 
     # --- one server ---
 
@@ -156,7 +144,7 @@ class SessionsService:
     async def refresh(self, username: str, servername: str) -> None:
         """One server checked (and its status file rewritten) now, e.g. right after an admin extends it."""
         try:
-            user = await self.hub("GET", user_path(username))
+            user = await self.hub.get(user_path(username))
             server = (user.get("servers") or {}).get(servername)
             if server and server.get("ready"):
                 await self.check_server(user, servername, server, time.time())
@@ -206,7 +194,7 @@ class SessionsService:
     async def stop(self, username: str, name: str, reason: str, detail: str = "") -> None:
         log.info("stopping %s/%s: %s", username, name, reason)
         self.db.expect_stop(username, name, reason, detail)
-        await self.hub("DELETE", server_path(username, name))
+        await self.hub.request("DELETE", server_path(username, name))
         self.seen.pop((username, name), None)
         self.last_round.pop((username, name), None)
 

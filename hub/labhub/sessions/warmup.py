@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from ..submissions.roles import ALL_COURSES_GROUP, Caller, instructors_group, students_group
 from ..units import format_duration, parse_duration
-from .config import WarmupSettings
+from .settings import WarmupSettings
 
 FIELDS = ("group", "profile", "at", "grace")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

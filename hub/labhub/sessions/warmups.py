@@ -16,10 +16,9 @@ from datetime import datetime
 from urllib.parse import quote
 
 from prometheus_client.parser import text_string_to_metric_families
-from tornado.httpclient import HTTPClientError, HTTPRequest
-
 from ..service.hubapi import user_path
-from .config import WarmupSettings
+from ..service.hubclient import HubError
+from .settings import WarmupSettings
 from .policy import Observation
 from .warmup import WarmupError, lead_time, may_warm_up, read_request
 from .warmupstore import Warmup, WarmupStore, as_json
@@ -75,22 +74,15 @@ class WarmupRunner:
     # --- the hub ---
 
     async def members(self, group: str) -> list[str] | None:
-        try:
-            model = await self.service.hub("GET", f"/groups/{quote(group, safe='')}")
-        except HTTPClientError as e:
-            if e.code == 404:
-                return None
-            raise
-        return sorted(model.get("users") or [])
+        model = await self.service.hub.get_or_none(f"/groups/{quote(group, safe='')}")
+        return None if model is None else sorted(model.get("users") or [])
 
     async def seconds_per_place(self) -> float:
         """The admission line's current estimate, from the hub's /hub/metrics; the setting before the hub
         has one (no start since its own start) or when the metrics cannot be read."""
-        url = self.service.hub_api.removesuffix("/api") + "/metrics"
+        url = self.service.hub.hub_url + "/metrics"
         try:
-            response = await self.service.http.fetch(HTTPRequest(
-                url, headers={"Authorization": f"token {self.service.token}"}, request_timeout=30))
-            for family in text_string_to_metric_families(response.body.decode()):
+            for family in text_string_to_metric_families((await self.service.hub.fetch("GET", url)).decode()):
                 for sample in family.samples:
                     if sample.name == PER_PLACE_METRIC and sample.value > 0:
                         return sample.value
@@ -136,16 +128,15 @@ class WarmupRunner:
     async def start_one(self, warmup: Warmup, user: str) -> None:
         path = user_path(user)
         try:
-            model = await self.service.hub("GET", path)
+            model = await self.service.hub.get(path)
             if (model.get("servers") or {}).get(SERVER):
                 self.store.add_server(warmup.id, user, SERVER, "skipped")  # running or starting: not ours
                 return
-            await self.service.hub("POST", f"{path}/server", {"profile": warmup.profile})
-            server = ((await self.service.hub("GET", path)).get("servers") or {}).get(SERVER) or {}
+            await self.service.hub.request("POST", f"{path}/server", {"profile": warmup.profile})
+            server = ((await self.service.hub.get(path)).get("servers") or {}).get(SERVER) or {}
             self.store.add_server(warmup.id, user, SERVER, "starting", server.get("started"))
-        except HTTPClientError as e:
-            body = e.response.body.decode(errors="replace")[:300] if e.response is not None else str(e)
-            log.warning("warm-up %d: the start of %s failed: %s", warmup.id, user, body)
+        except HubError as e:
+            log.warning("warm-up %d: the start of %s failed: %s", warmup.id, user, str(e)[:300])
             self.store.add_server(warmup.id, user, SERVER, "failed")
 
     async def follow(self, warmup: Warmup, now: float) -> None:
@@ -153,7 +144,7 @@ class WarmupRunner:
         for warmed in self.store.servers(warmup.id):
             if warmed.outcome != "starting":
                 continue
-            model = await self.service.hub("GET", user_path(warmed.user))
+            model = await self.service.hub.get(user_path(warmed.user))
             server = (model.get("servers") or {}).get(warmed.server)
             if server is None or server.get("started") != warmed.started:
                 self.store.update_server(warmup.id, warmed.user, warmed.server, outcome="failed")

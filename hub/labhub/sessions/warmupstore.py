@@ -13,7 +13,7 @@ import time
 from contextlib import closing
 from dataclasses import asdict, dataclass
 
-from .records import SessionsDB
+from .store import SessionsDB
 from .warmup import WarmupRequest
 
 OPEN = ("scheduled", "started")

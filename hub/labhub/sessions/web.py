@@ -16,38 +16,28 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from pathlib import Path
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
-from tornado.httpclient import HTTPClientError
 
-from ..tls import service_cookie_settings
-from ..webapi import JsonApiHandler
+from ..service.hubapi import user_path
+from ..service.scopes import SESSIONS_ADMIN
+from ..service.web import ServiceHandler, page_templates, service_app
 from ..units import format_duration
-from .service import SessionsService, user_path
+from .service import SessionsService
 from .warmup import WarmupError, may_schedule, suggested_groups
 
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                         autoescape=select_autoescape(["html"]))
+_templates = page_templates(__file__)
 # Warm-ups that ended within this long are still listed.
 LISTED_AFTER_END = 86400
 
 
-class _Base(JsonApiHandler):
+class _Base(ServiceHandler):
     def initialize(self, service: SessionsService):
         self.service = service
 
-    async def require_admin(self) -> dict:
-        user = self.current_user
-        if user is None:
-            raise web.HTTPError(403)
-        model = await self.service.hub("GET", user_path(user["name"]))
-        if not model.get("admin"):
-            raise web.HTTPError(403, "only admins can do this")
-        return user
+    def require_admin(self) -> dict:
+        return self.require(SESSIONS_ADMIN, f"only admins (or holders of {SESSIONS_ADMIN}) can do this")
 
 
 class MeHandler(_Base):
@@ -60,14 +50,14 @@ class MeHandler(_Base):
 class ServersHandler(_Base):
     @web.authenticated
     async def get(self):
-        await self.require_admin()
+        self.require_admin()
         self.write_json(list(self.service.last_round.values()))
 
 
 class ExtendHandler(_Base):
     @web.authenticated
     async def post(self, username: str, servername: str | None):
-        await self.require_admin()
+        self.require_admin()
         try:
             seconds = int(json.loads(self.request.body or b"{}")["seconds"])
         except (ValueError, KeyError, TypeError):
@@ -83,14 +73,9 @@ class ExtendHandler(_Base):
 class AdminStopHandler(_Base):
     @web.authenticated
     async def post(self, username: str, servername: str | None):
-        admin = await self.require_admin()
+        admin = self.require_admin()
         name = servername or ""
-        try:
-            model = await self.service.hub("GET", user_path(username))
-        except HTTPClientError as e:
-            if e.code != 404:
-                raise
-            model = {}
+        model = await self.service.hub.get_or_none(user_path(username)) or {}
         if not (model.get("servers") or {}).get(name) or self.service.container_of(username, name) is None:
             raise web.HTTPError(404, f"{username} has no running server {name!r}")
         await self.service.stop(username, name, "admin", detail=f"by {admin['name']}")
@@ -100,7 +85,7 @@ class AdminStopHandler(_Base):
 class StopsHandler(_Base):
     @web.authenticated
     async def get(self):
-        await self.require_admin()
+        self.require_admin()
         self.write_json([asdict(r) for r in self.service.db.recent(int(self.get_argument("limit", "100")))])
 
 
@@ -192,10 +177,11 @@ class WarmupsPage(_WarmupBase):
         self.redirect(f"{self.prefix}warmups?message={quote(message)}")
 
 
-def make_app(service: SessionsService, prefix: str, cookie_secret: bytes) -> web.Application:
+def make_app(service: SessionsService, prefix: str, cookie_secret: str) -> web.Application:
     api = f"{prefix.rstrip('/')}/api"
     args = {"service": service}
-    return web.Application(
+    return service_app(
+        prefix,
         [
             (f"{api}/me", MeHandler, args),
             (f"{api}/servers", ServersHandler, args),
@@ -205,9 +191,6 @@ def make_app(service: SessionsService, prefix: str, cookie_secret: bytes) -> web
             (f"{api}/warmups", WarmupsHandler, args),
             (rf"{api}/warmups/([0-9]+)", WarmupHandler, args),
             (f"{prefix.rstrip('/')}/warmups", WarmupsPage, {**args, "prefix": prefix.rstrip("/") + "/"}),
-            (f"{prefix.rstrip('/')}/oauth_callback", HubOAuthCallbackHandler),
         ],
-        cookie_secret=cookie_secret,
-        xsrf_cookies=True,
-        **service_cookie_settings(),  # its _xsrf cookie Secure on an https lab
+        cookie_secret,
     )

@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from ..profiles import Profile, ProfileSet
 from ..units import format_size
 from .blobs import BlobStore
-from .config import SubmissionsSettings
+from .settings import SubmissionsSettings
 from .grading import GradingQueue
 from .home import FetchResult, HomeWriter
 from .inputs import FILE_KINDS, AssignmentSpec, AssignmentUpdate, CourseSpec, check_filename, check_id, check_notebook, iso
 from .problems import Problem, bad_request, forbidden, not_found
 from .roles import Caller
-from .storage import TooManyVersions
+from .store import TooManyVersions
 
 OUTCOME_TEXT = {
     "graded": "graded",

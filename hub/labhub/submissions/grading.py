@@ -12,9 +12,9 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 from .blobs import BlobStore
-from .config import GradingSettings
+from .settings import GradingSettings
 from .sandbox import Job, Limits, Sandbox
-from .storage import Store
+from .store import Store
 
 log = logging.getLogger(__name__)
 

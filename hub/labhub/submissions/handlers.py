@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import mimetypes
 
-from jupyterhub.services.auth import HubOAuthenticated
-from tornado import web
-
+from ..service.web import ServiceHandler
 from .core import Submissions
 from .problems import Problem
 from .roles import Caller
 
 
-class BaseHandler(HubOAuthenticated, web.RequestHandler):
+class BaseHandler(ServiceHandler):
     @property
     def lab(self) -> Submissions:
         return self.settings["lab"]
@@ -24,16 +21,6 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         if not model or model.get("kind", "user") != "user":
             raise Problem(403, "only hub users can use this service")
         return Caller.from_hub_model(model)
-
-    def message_of(self, status_code: int, exc_info) -> str:
-        exc = exc_info[1] if exc_info else None
-        if isinstance(exc, web.HTTPError) and exc.log_message:
-            return exc.log_message % exc.args
-        return self._reason
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"status": status_code, "message": self.message_of(status_code, kwargs.get("exc_info"))}))
 
     def send_file(self, filename: str, data: bytes) -> None:
         kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -21,7 +21,7 @@ import docker.errors
 from dockerspawner import DockerSpawner
 
 from ..labels import FETCH_USER as LABEL_FETCH_USER
-from .config import FetchSettings
+from .settings import FetchSettings
 from ..backend.hardening import HelperFailed, HelperLimits, HelperTimeout, run_helper
 from .problems import Problem
 

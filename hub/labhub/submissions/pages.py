@@ -43,7 +43,7 @@ class PageHandler(BaseHandler):
         self.finish(html)
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        message = self.message_of(status_code, kwargs.get("exc_info"))
+        message = self.error_message(kwargs.get("exc_info"))
         html = _templates.get_template("error.html").render(
             prefix=self.settings["prefix"], hub_url=self.settings["hub_prefix"], user=None,
             status=status_code, message=message)

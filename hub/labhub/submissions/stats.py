@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .locations import db_url
-from .storage import Store
+from .store import Store
 
 # Upper bounds (seconds) of the grading duration histogram.
 DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1800, 3600)

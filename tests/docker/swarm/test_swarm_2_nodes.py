@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from labhub.sessions.records import SessionsDB
+from labhub.sessions.store import SessionsDB
 from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, Client, new_user
 from tests.utils.swarmcluster import SHARED_IN_NODES
 

@@ -1,14 +1,10 @@
 """Every module a server or kernel start imports is compiled in the image (images/base-notebook/
-compile-bytecode): the venv is root-owned, so a start as uid 1000 could not cache what it compiles and
+finish-venv): the venv is root-owned, so a start as uid 1000 could not cache what it compiles and
 would pay for compiling the whole server stack at every start."""
 
 from __future__ import annotations
 
-from tests.images.conftest import uncompiled
-
-# What `jupyterhub-singleuser` and a kernel import on their way to answering.
-SERVER_START = ["jupyterhub.singleuser", "jupyterhub.singleuser.extension", "jupyter_server.serverapp",
-                "jupyterlab.labapp", "ipykernel.kernelapp", "labhub_lab"]
+from tests.images.conftest import SERVER_START, uncompiled
 
 
 def test_a_server_start_finds_every_module_compiled(image):
