@@ -44,8 +44,10 @@ docker_client = docker.from_env()
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
+    # A simulated GPU, so the gpu service runs (and keeps its cookie secret) on any machine.
     with running_hub(tmp_path_factory.mktemp("backup"), name="lhbak", profiles=PROFILES,
-                     settings={"metrics": {"enabled": False}}) as hub:
+                     settings={"metrics": {"enabled": False},
+                               "gpu": {"inventory": "simulated", "simulated": {"count": 1, "memory": "16G"}}}) as hub:
         yield hub
 
 
@@ -126,9 +128,10 @@ def test_the_snapshot_of_a_running_lab_holds_every_store_secret_and_home(hub, sa
     assert manifest["created"] == f"{first.name[:13]}:{first.name[13:15]}:{first.name[15:17]}Z"
     items = {item["path"]: item for item in manifest["items"]}
     assert sorted(p for p, i in items.items() if i["kind"] == "sqlite") == STORES
+    # The services' kept cookie secrets too (labhub.service.cookies): a restored lab signs nobody out.
     assert sorted(p for p, i in items.items() if i["kind"] == "secret") == [
-        "state/jupyterhub_cookie_secret", "state/prometheus-token", "state/proxy-auth-token",
-        "state/submissions/cookie-secret"]
+        "state/gpu-cookie-secret", "state/jupyterhub_cookie_secret", "state/prometheus-token",
+        "state/proxy-auth-token", "state/sessions-cookie-secret", "state/submissions/cookie-secret"]
     assert all(i["mode"] == 0o600 for p, i in items.items() if i["kind"] == "secret")
     assert items["config/labhub.yaml"]["kind"] == "settings"
     homes = sorted((i["volume"], i["user"], i["path"], i["reused_from"]) for i in items.values() if i["kind"] == "home")
@@ -199,7 +202,8 @@ def test_restore_on_a_clean_slate_brings_back_users_passwords_files_and_stores(h
     assert volume_names() == [volume_of(u) for u in USERS]
     state = hub.workdir / "state"
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in state.iterdir() if "secret" in p.name or "token" in p.name} \
-        == {"jupyterhub_cookie_secret": "0o600", "prometheus-token": "0o600", "proxy-auth-token": "0o600"}
+        == {"jupyterhub_cookie_secret": "0o600", "prometheus-token": "0o600", "proxy-auth-token": "0o600",
+            "gpu-cookie-secret": "0o600", "sessions-cookie-secret": "0o600"}
 
     hub.start()
     # The admin's and the users' passwords are those of the saved lab.

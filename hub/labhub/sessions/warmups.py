@@ -16,6 +16,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from prometheus_client.parser import text_string_to_metric_families
+
 from ..service.hubapi import user_path
 from ..service.hubclient import HubError
 from .settings import WarmupSettings
