@@ -19,6 +19,7 @@ from .metrics.settings import MetricsSettings
 from .sessions.settings import SessionsSettings
 from .submissions.settings import SubmissionsSettings
 from .model import Duration, IpNetwork, Size, Strict, Username
+from .service.scopes import CUSTOM_SCOPES
 from .backend import SwarmSettings, check_modes
 from .tls import TlsSettings, file_problems
 from .yamlfile import read_yaml
@@ -44,6 +45,12 @@ class RoleSettings(Strict):
         if self.name in JUPYTERHUB_DEFAULT_ROLES:
             raise ValueError(f"name: {self.name!r} is one of JupyterHub's own roles "
                              f"({', '.join(JUPYTERHUB_DEFAULT_ROLES)}); give the role a name of its own")
+        # A mistyped custom scope would otherwise stop the hub with JupyterHub's own, vaguer error.
+        unknown = [scope for scope in self.scopes
+                   if scope.startswith("custom:") and scope.split("!", 1)[0] not in CUSTOM_SCOPES]
+        if unknown:
+            raise ValueError(f"scopes: {unknown[0]!r} is not one of labhub's custom scopes "
+                             f"({', '.join(CUSTOM_SCOPES)})")
         return self
 
 

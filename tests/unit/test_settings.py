@@ -86,3 +86,18 @@ def test_any_yaml_value_is_either_valid_or_a_config_error(tmp_path_factory, data
         assert isinstance(load_settings(path), Settings)
     except ConfigError as e:
         assert str(e) and "\n" not in str(e)
+
+
+def test_hub_roles_delegate_with_clear_errors_for_what_jupyterhub_would_refuse(tmp_path):
+    path = tmp_path / "labhub.yaml"
+    path.write_text("hub:\n  roles:\n    - {name: session-helpers, scopes: [custom:sessions:admin], groups: [tas]}\n")
+    (role,) = load_settings(path).hub.roles
+    assert role.model_dump(exclude_defaults=True) == {"name": "session-helpers", "scopes": ["custom:sessions:admin"],
+                                                      "groups": ["tas"]}
+    for roles, message in (
+            ("[{name: admin, scopes: [custom:sessions:admin]}]", "'admin' is one of JupyterHub's own roles"),
+            ("[{name: tas, scopes: [custom:session:admin]}]", "'custom:session:admin' is not one of labhub's custom scopes"),
+            ("[{name: tas, scopes: []}]", "hub.roles.0.scopes")):
+        path.write_text(f"hub:\n  roles: {roles}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_settings(path)
