@@ -1,8 +1,9 @@
 """Spawn bursts: N users press Start at the same moment (a class at 9:00), on the tensorflow-cpu image.
 
 Per burst size and hub (labhub, stock-tuned, stock): success rate, p50/p95 of the time to ready of
-those that got there, each server's container CPU-seconds at ready, and the hub process's CPU-seconds
-per spawn. Beside them the CPU floor of the burst (bench.cpu: what the cores cannot beat) and labhub's
+those that got there, each server's container CPU-seconds at ready, the hub process's CPU-seconds
+per spawn, and the whole machine's busy CPU-seconds per spawn (containers, engine, kernel, hub,
+proxy and this benchmark's own polling: what a spawn costs all told) with its idle share. Beside them the CPU floor of the burst (bench.cpu: what the cores cannot beat) and labhub's
 p95 as a multiple of it, and for labhub whether the last user's "about N s" in line came true.
 After each burst every server is stopped and every container removed before the next one starts. At
 the largest burst run, before the clean-up, the memory of the hub and of the running containers is
@@ -15,6 +16,8 @@ import time
 from collections import Counter
 
 from .context import Context
+from labhub.admission import machine_busy_s
+
 from .cpu import cores, cpu_floor_s, multiple_of, process_cpu_s
 from .estimate import queue_estimate
 from .probes import containers_memory
@@ -29,16 +32,18 @@ SETTLE_S = 5  # after a clean-up, before the next burst
 def measure(side, names: list[str], timeout: float) -> dict:
     """One burst on one hub: the figures of its entry in the JSON."""
     last = names[-1]
-    hub_cpu = process_cpu_s(side.pid)
+    hub_cpu, busy = process_cpu_s(side.pid), machine_busy_s()
     started = time.monotonic()
     outcomes = spawn_all(side, names, timeout=timeout, watch=frozenset([last]) if side.label == "labhub" else frozenset())
     wall = time.monotonic() - started
     hub_cpu = process_cpu_s(side.pid) - hub_cpu
+    busy = machine_busy_s() - busy
     ok = [o for o in outcomes if o.ok]
     entry = {"spawns": len(names), "succeeded": len(ok), "success_rate": rate(len(ok), len(names)),
              "seconds_to_ready": summary([o.seconds for o in ok]),
              "start_cpu_s": summary([o.cpu_s for o in ok if o.cpu_s is not None]),
              "hub_cpu_s": hub_cpu, "hub_cpu_s_per_spawn": hub_cpu / len(names), "wall_s": wall,
+             "machine_cpu_s_per_spawn": busy / len(names), "machine_idle_share": max(1 - busy / (cores() * wall), 0.0),
              "errors": dict(Counter(o.error for o in outcomes if not o.ok))}
     if side.label == "labhub":
         entry["queue_estimate_last_user"] = queue_estimate(outcomes[-1].progress)
@@ -84,7 +89,8 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
             p = entry["seconds_to_ready"]
             print(f"  {side.label} burst {size}: {entry['succeeded']}/{size} ready, p50 {fmt(p['p50'], 's')}, "
                   f"p95 {fmt(p['p95'], 's')}, start CPU p50 {fmt(entry['start_cpu_s']['p50'], 'CPU-s')}, "
-                  f"hub {entry['hub_cpu_s_per_spawn']:.2f} CPU-s/spawn (wall {entry['wall_s']:.0f} s, "
+                  f"hub {entry['hub_cpu_s_per_spawn']:.2f}, machine {entry['machine_cpu_s_per_spawn']:.2f} CPU-s/spawn, "
+                  f"{entry['machine_idle_share']:.0%} idle (wall {entry['wall_s']:.0f} s, "
                   f"clean-up {entry['cleanup_s']:.0f} s) {entry['errors'] or ''}", flush=True)
             time.sleep(SETTLE_S)
         last = (size, time.monotonic() - size_started)
@@ -111,6 +117,10 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                 "CPU-s", tuned=tuned["start_cpu_s"]["p50"]),
             Row(NAME, f"burst {size}: hub CPU per spawn", lab["hub_cpu_s_per_spawn"], stock["hub_cpu_s_per_spawn"],
                 "CPU-s", tuned=tuned["hub_cpu_s_per_spawn"]),
+            Row(NAME, f"burst {size}: machine CPU per spawn, all told", lab["machine_cpu_s_per_spawn"],
+                stock["machine_cpu_s_per_spawn"], "CPU-s", tuned=tuned["machine_cpu_s_per_spawn"]),
+            Row(NAME, f"burst {size}: machine idle while it ran", lab["machine_idle_share"], stock["machine_idle_share"],
+                "share", tuned=tuned["machine_idle_share"]),
             Row(NAME, f"burst {size}: CPU floor (N x plain CPU / {n_cores} cores)", floor, None),
             Row(NAME, f"burst {size}: labhub p95 / CPU floor", lab["p95_over_cpu_floor"], None, "x"),
             Row(NAME, f"burst {size}: last user, estimate / real wait",
@@ -124,6 +134,8 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                                            "(admin polls GET /hub/api/users?state=active every 0.5 s)",
                           "start_cpu": "the server container's cgroup CPU-seconds when the poll saw it ready",
                           "hub_cpu": "utime+stime of the hub process (/proc/<pid>/stat) over the burst, / N",
+                          "machine_cpu": "busy CPU-seconds of all cores (/proc/stat: all but idle and iowait) "
+                                         "over the burst, / N; idle share: 1 - that busy time / (cores x the burst's wall time)",
                           "cpu_floor": "N x plain jupyter server CPU-s to /api/status (same image, same run) / cores",
                           "queue_estimate": "labhub's last user: the first 'about N s' of its progress events vs "
                                             "the time from that event to the first event after the line",

@@ -147,6 +147,9 @@ def markdown_table(results_dir: Path = RESULTS) -> str:
                 if e else None for e in entries], "text")
             row(f"burst {size}: start CPU per server (p50)", [_get(e, "start_cpu_s", "p50") for e in entries], "CPU-s")
             row(f"burst {size}: hub CPU per spawn", [_get(e, "hub_cpu_s_per_spawn") for e in entries], "CPU-s")
+            row(f"burst {size}: machine CPU per spawn, all told; idle", [
+                f"{fmt(e.get('machine_cpu_s_per_spawn'), 'CPU-s')}; {fmt(e.get('machine_idle_share'), 'share')}"
+                if e and e.get("machine_cpu_s_per_spawn") is not None else None for e in entries], "text")
             lab = entries[0]
             row(f"burst {size}: CPU floor; labhub p95 / floor",
                 [f"{fmt(lab.get('cpu_floor_s'), 's')}; {fmt(lab.get('p95_over_cpu_floor'), 'x')}", None, None], "text")

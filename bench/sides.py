@@ -67,9 +67,11 @@ class LabhubSide(Side):
         defaults = SpawnerSettings()
         self.profile = {"slug": "cpu", "display_name": "CPU · TensorFlow", "image": IMAGE,
                         "cpu_limit": 1, "mem_limit": "2G", "default": True}
-        # labhub's own timeouts and admission defaults, not the shorter ones of the test hubs.
+        # labhub's own timeouts and admission defaults, not the shorter ones of the test hubs. Every
+        # simulated user signs up and logs in from this one address: no per-address login limit.
         self.hub = Hub(workdir, name=name, profiles=[self.profile], settings={
-            "spawner": {"start_timeout": defaults.start_timeout, "http_timeout": defaults.http_timeout}})
+            "spawner": {"start_timeout": defaults.start_timeout, "http_timeout": defaults.http_timeout},
+            "auth": {"native": {"rate_limit": {"attempts": 0}}}})
         self.name, self.url = name, self.hub.url
         self.spawn_options = {"profile": "cpu"}
 
@@ -102,7 +104,8 @@ class LabhubSide(Side):
                 "profile": self.profile, "start_timeout_s": sp["start_timeout"], "http_timeout_s": sp["http_timeout"],
                 "concurrent_starts": sp.get("concurrent_starts") or "default: measured (cores / the share of a core one start "
                                                                    f"keeps busy; {2 * usable_cores()} before the first start)",
-                "concurrent_spawn_limit": 0}
+                "concurrent_spawn_limit": 0,
+                "login_rate_limit": "off (auth.native.rate_limit.attempts: 0): every simulated user comes from 127.0.0.1"}
 
 
 # What an admin who saw a class's starts fail would raise (seconds): nothing else of the stock hub changes.

@@ -12,7 +12,7 @@ import time
 from .context import Context
 from .probes import containers_memory
 from .report import Row
-from .spawning import spawn_all, stop_all
+from .spawning import SINGLE_POLL_S, spawn_all, stop_all
 from .stats import rate, ratio, summary
 
 NAME = "spawn_latency"
@@ -33,7 +33,7 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
     for i in range(args.singles):
         last = i == args.singles - 1
         for side in sides:
-            outcome = spawn_all(side, [user], timeout=args.burst_timeout)[0]
+            outcome = spawn_all(side, [user], timeout=args.burst_timeout, poll_s=SINGLE_POLL_S)[0]
             outcomes[side.label].append(outcome)
             print(f"  {side.label} spawn {i + 1}/{args.singles}: "
                   f"{f'{outcome.seconds:.1f} s' if outcome.ok else outcome.error}", flush=True)
@@ -57,7 +57,7 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
     result["ratio"] = {q: ratio(lab["seconds_to_ready"][q], stock["seconds_to_ready"][q]) for q in ("p50", "p95")}
     result["settings"] = {"spawns_per_side": args.singles, "user": user, "order": "alternating labhub, stock",
                           "time_to_ready": "POST /hub/api/users/<name>/server until the server's ready is true "
-                                           "(polled every 0.5 s)",
+                                           f"(polled every {SINGLE_POLL_S} s)",
                           "start_cpu": "the server container's cgroup CPU-seconds when the poll saw it ready",
                           "labhub": sides[0].describe(), "stock": sides[1].describe()}
     rows = [

@@ -2,11 +2,15 @@
 
 Container starts (docker create/start and until the server answers HTTP) run at most `concurrency`
 at a time, first come first served. A server start is CPU-bound, so unless the admin fixes the number,
-it follows from what starts measurably cost: each start's wall time and its container's CPU-seconds at
-ready give the share of a core a start keeps busy, and as many run at once as keep the cores busy
-(cores / the median share of recent starts that ran alone). Waiting spawns learn their position and an estimate, from the rate at which starts
-finished while spawns waited (the line's measured throughput), or before any such measurement from
-the cores and what one start costs, played forward over the starts running now.
+it follows from what starts measurably cost: a start's container keeps its CPU-seconds at ready /
+its wall time of a core busy, and as many run at once as keep the cores busy. Waiting spawns learn
+their position and an estimate, from the rate at which starts finished while spawns waited (the
+line's measured throughput), or before any such measurement from what one start costs the whole
+machine, played forward over the starts running now. That cost is the CPU all cores spent while a
+start ran alone (the container, but also the engine, the kernel's work for its mounts and network,
+the hub and the proxy: about half as much again as the container alone), less the machine's
+background load: its busy rate over the quiet spell before that start, which also leaves fewer
+cores to the line.
 """
 
 from __future__ import annotations
@@ -33,6 +37,21 @@ MIN_FINISHED = 3
 # The automatic number of starts at once stays within [1, MAX_PER_CORE × cores]: a start that
 # measured almost no CPU (a broken probe, an image that fails fast) must not open the gates.
 MAX_PER_CORE = 4
+# The machine's busy rate between starts counts as its background load once it was quiet this long.
+QUIET_MIN_S = 2.0
+_CLOCK_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy_s(path: str = "/proc/stat") -> float | None:
+    """CPU-seconds every core of the machine spent busy since boot (user, nice, system, irq, softirq,
+    steal: all but idle and iowait), or None where there is no /proc/stat. Containers see the host's."""
+    try:
+        with open(path) as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICK
 
 
 def usable_cores() -> int:
@@ -53,22 +72,30 @@ class Ticket:
     first_position: int = 0
     first_estimate_s: float | None = None
     solo: bool = True  # no other start ran while this one held its slot
+    # Cores the machine kept busy over the quiet spell (no start running) before its admission.
+    background: float | None = None
 
 
 @dataclass
 class Start:
-    """One finished start: its wall time, its container's CPU at ready and, if it ran alone, the hub's."""
+    """One finished start: its wall time, its container's CPU at ready and, if it ran alone, the machine's."""
 
     wall_s: float
     cpu_s: float | None = None  # the container's cgroup CPU-seconds when it answered
-    # The hub process's own CPU over the start (spawner, proxy route, polls), when no other start ran:
-    # the machine-wide figure would charge every other process's work to the start.
-    hub_cpu_s: float | None = None
+    # The whole machine's CPU over the start, less its background load, when no other start ran
+    # beside it: container, engine, kernel, hub and proxy.
+    machine_cpu_s: float | None = None
     solo: bool = False  # no other start ran beside it
 
     @property
+    def cost_s(self) -> float | None:
+        """CPU-seconds the start cost the machine: all of it where measured, else its container's."""
+        return self.machine_cpu_s or self.cpu_s
+
+    @property
     def share(self) -> float | None:
-        """Cores this start kept busy on average."""
+        """Cores its container kept busy on average: the server's own start is the part that needs a
+        core of its own; the engine's and the kernel's part runs beside it, in the gaps."""
         return self.cpu_s / self.wall_s if self.cpu_s and self.wall_s > 0 else None
 
 
@@ -77,14 +104,14 @@ class Admission:
 
     `concurrency`: starts at once, fixed by the admin; 0 or None: follow the measured starts.
     `start_cpu(name)`: the container CPU-seconds of `name`'s server that just answered, or None; it
-    blocks (Docker, cgroup files), so it runs on a worker thread. `clock` and `hub_cpu` are there
-    for tests.
+    blocks (Docker, cgroup files), so it runs on a worker thread. `clock` and `machine_cpu` (the
+    machine's busy CPU-seconds so far, None where unknown) are there for tests.
     """
 
     def __init__(self, concurrency: int | None = None, *, cores: int | None = None,
                  start_cpu: Callable[[str], float | None] | None = None, initial_estimate_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic,
-                 hub_cpu: Callable[[], float] | None = time.process_time):
+                 machine_cpu: Callable[[], float | None] | None = machine_busy_s):
         if concurrency is not None and concurrency < 0:
             raise ValueError("concurrency must be 0 (measured) or at least 1")
         self.fixed = concurrency or None
@@ -92,10 +119,14 @@ class Admission:
         # Before any start is measured: two per core, which kept a 2-core machine busy in the bursts.
         self.initial_concurrency = 2 * self.cores
         self._start_cpu = start_cpu
-        self._hub_cpu = hub_cpu
+        self._machine_cpu = machine_cpu or (lambda: None)
         self._clock = clock
         self._initial_estimate_s = initial_estimate_s
-        self._running: dict[Ticket, float | None] = {}  # admitted ticket -> hub CPU at admission
+        self._running: dict[Ticket, float | None] = {}  # admitted ticket -> machine CPU at admission
+        # When the current quiet spell (no start running) began: (time, machine CPU).
+        self._quiet_since: tuple[float, float | None] | None = (clock(), self._machine_cpu())
+        # The background loads measured before recent solo starts (cores busy with other work).
+        self._backgrounds: deque[float] = deque(maxlen=RECENT)
         self._waiting: deque[Ticket] = deque()
         self._recent: deque[Start] = deque(maxlen=RECENT)
         self._measuring: set[asyncio.Future] = set()
@@ -104,6 +135,8 @@ class Admission:
         # Counted from the stretch's beginning, not its first finish: a class's first starts finish
         # together, and a rate between finishes of one wave would be far too high.
         self._stretches: deque[list] = deque(maxlen=4)
+        # When the starts of the current busy stretch finished, the latest last.
+        self._finishes: deque[float] = deque(maxlen=MAX_PER_CORE * self.cores + 1)
         self._busy = False
 
     # --- what the line looks like --------------------------------------------------------------
@@ -129,8 +162,23 @@ class Admission:
             return 0
 
     @property
+    def background(self) -> float:
+        """Cores the machine keeps busy with other work (kernels training, services): the median of
+        what it did in the quiet spells before recent solo starts. Only before solo starts: the spell
+        before a class's burst may be full of the last class's servers being stopped, a passing load
+        that must not throttle the new one."""
+        return statistics.median(self._backgrounds) if self._backgrounds else 0.0
+
+    @property
+    def free_cores(self) -> float:
+        """The cores the machine's background load leaves to starts (at least half a core)."""
+        return max(self.cores - self.background, 0.5)
+
+    @property
     def concurrency(self) -> int:
-        """Starts at once: the admin's number, else cores / the share of a core one start keeps busy.
+        """Starts at once: the admin's number, else the cores / the share of a core one start keeps
+        busy. All cores, not the free ones: more starts at once than a background load leaves room
+        for only share the cores, while too few would leave them idle.
 
         The share is the median of the recent starts that ran alone: a start slowed down by others
         beside it looks as if it needed less of a core than it does. Only without such starts the
@@ -146,7 +194,16 @@ class Admission:
         return min(max(math.ceil(self.cores / statistics.median(shares)), 1), MAX_PER_CORE * self.cores)
 
     def throughput(self) -> float:
-        """Starts finished per second while spawns waited in line: measured, or else modelled."""
+        """Starts finished per second while spawns waited in line: measured, or else modelled.
+
+        Within a busy stretch, once more starts finished than run at once: the rate of the last
+        `concurrency` finishes, one full turn of the slots, which follows the line as it goes (a
+        class's first starts are slowed by everyone's logins and spawn requests at once). Before
+        that: all finishes of the stretch (and of earlier ones) over the time spawns waited.
+        """
+        slots, finishes = self.concurrency, self._finishes
+        if len(finishes) > slots and finishes[-1] > finishes[-1 - slots]:
+            return slots / (finishes[-1] - finishes[-1 - slots])
         done = took = 0.0
         for count, began, last in reversed(self._stretches):
             if count and last > began:
@@ -157,12 +214,12 @@ class Admission:
 
     def modelled_throughput(self) -> float:
         """Before a busy stretch was measured: `concurrency` starts of the median recent wall time at
-        once, unless the cores give out first (a start's container CPU, and the hub's where measured)."""
+        once, unless the free cores give out first (what a start cost the machine, where measured)."""
         walls = [s.wall_s for s in self._recent] or [self._initial_estimate_s]
         rate = self.concurrency / max(statistics.median(walls), 1e-3)
-        costs = [s.cpu_s + (s.hub_cpu_s or 0.0) for s in self._recent if s.cpu_s]
+        costs = [s.cost_s for s in self._recent if s.cost_s and s.solo] or [s.cost_s for s in self._recent if s.cost_s]
         if costs:
-            rate = min(rate, self.cores / statistics.median(costs))
+            rate = min(rate, self.free_cores / statistics.median(costs))
         return rate
 
     def seconds_per_place(self) -> float:
@@ -193,17 +250,21 @@ class Admission:
         busy = bool(self._waiting)
         if busy and not self._busy:
             self._stretches.append([0, self._clock(), 0.0])
+            self._finishes.clear()
         self._busy = busy
 
     def _admit_next(self) -> None:
         while self._waiting and len(self._running) < self.concurrency:
             ticket = self._waiting.popleft()
             ticket.admitted_at = self._clock()
+            busy = self._machine_cpu()
             if self._running:
                 ticket.solo = False
                 for other in self._running:
                     other.solo = False
-            self._running[ticket] = self._hub_cpu() if self._hub_cpu else None
+            else:
+                ticket.background = self._end_quiet_spell(ticket.admitted_at, busy)
+            self._running[ticket] = busy
             ticket.admitted.set()
             if ticket.first_estimate_s is not None:
                 log.info("%s waited %.0f s in line (told about %.0f s at position %d)", ticket.name,
@@ -224,25 +285,45 @@ class Admission:
             self._waiting.remove(ticket)
             self._note_busy()
         elif ticket in self._running:
-            del self._running[ticket]
+            self._release(ticket)
             self._admit_next()
+
+    def _end_quiet_spell(self, now: float, busy: float | None) -> float | None:
+        """A start begins on a machine where none ran: the cores the machine kept busy meanwhile, if
+        the spell was long enough to tell."""
+        since, busy_then = self._quiet_since or (now, None)
+        self._quiet_since = None
+        if busy is None or busy_then is None or now - since < QUIET_MIN_S:
+            return None
+        return min(max((busy - busy_then) / (now - since), 0.0), float(self.cores))
+
+    def _release(self, ticket: Ticket) -> float | None:
+        """Take `ticket` off the running starts; the machine's CPU at its admission."""
+        busy = self._running.pop(ticket)
+        if not self._running:
+            self._quiet_since = (self._clock(), self._machine_cpu())
+        return busy
 
     def done(self, ticket: Ticket, ok: bool) -> Start | None:
         """`ticket`'s start is over (its server answered, if `ok`); the next in line goes."""
         if ticket not in self._running:
             return None
-        hub_cpu_at_admission = self._running.pop(ticket)
+        busy_at_admission = self._release(ticket)
         start = None
         if ok and ticket.admitted_at is not None:
             now = self._clock()
             start = Start(wall_s=now - ticket.admitted_at, solo=ticket.solo)
-            if ticket.solo and hub_cpu_at_admission is not None:
-                start.hub_cpu_s = self._hub_cpu() - hub_cpu_at_admission
+            busy = self._machine_cpu()
+            if ticket.solo and busy is not None and busy_at_admission is not None:
+                if ticket.background is not None:
+                    self._backgrounds.append(ticket.background)
+                start.machine_cpu_s = max(busy - busy_at_admission - (ticket.background or 0.0) * start.wall_s, 0.0) or None
             self._recent.append(start)
             if self._busy:
                 stretch = self._stretches[-1]
                 stretch[0] += 1
                 stretch[2] = now
+                self._finishes.append(now)
         self._admit_next()
         return start
 

@@ -7,10 +7,12 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+import aiohttp
 import docker.errors
 from dockerspawner import DockerSpawner
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.utils import maybe_future, wait_for_http_server
+from jupyterhub.httpclient import fetch
+from jupyterhub.utils import exponential_backoff, maybe_future
 from tornado import web
 from traitlets import Instance, Int, Unicode, default
 
@@ -32,8 +34,26 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
 )
 
-# Labels on every user container: how the sessions service, the metrics exporter and `make down`
-# find labhub's containers and map them to users and profiles.
+# How often a starting server is asked whether it answers. JupyterHub's wait_for_http_server backs
+# off exponentially (0.2 s doubling to 5 s, with jitter): a server ready after 1.5 s is typically seen
+# 0.5-1 s later, and in a class's burst its start slot idles that long. A refused connection costs the
+# hub about a millisecond, so every 0.1 s.
+READY_POLL_S = 0.1
+
+
+async def wait_until_answers(url: str, timeout: float) -> None:
+    """Return once `url` answers HTTP with anything but a 5xx (JupyterHub's rule), polling every
+    READY_POLL_S; TimeoutError after `timeout` seconds."""
+
+    async def answers() -> bool:
+        try:
+            response = await fetch(url, raise_for_status=False, allow_redirects=False)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            return False  # not listening yet
+        return response.status < 500
+
+    await exponential_backoff(answers, f"Server at {url} didn't respond in {timeout} seconds",
+                              start_wait=READY_POLL_S, scale_factor=1, max_wait=READY_POLL_S, timeout=timeout)
 
 
 def format_literal(obj):
@@ -236,7 +256,7 @@ class LabSpawner(DockerSpawner):
                     self.gpu.activate(self.gpu_lease)
                 # Hold the slot until the server answers, so the machine starts only what it can take.
                 url = f"http://{ip}:{port}{self.server.base_url if self.server else '/'}api"
-                await wait_for_http_server(url, timeout=self.http_timeout)
+                await wait_until_answers(url, timeout=self.http_timeout)
         except BaseException:
             self._release_gpu("start failed")
             raise
@@ -313,6 +333,8 @@ class LabSpawner(DockerSpawner):
         return env
 
     def container_labels(self) -> dict[str, str]:
+        """The labels on every user container: how the sessions service, the metrics exporter and
+        `make down` find labhub's containers and map them to users and profiles."""
         labels = {LABEL_USER: self.user.name, LABEL_SERVER: self.name or ""}
         if self.profile is not None:
             labels[LABEL_PROFILE] = self.profile.slug

@@ -30,6 +30,10 @@ def _seconds(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+# Kernel specs are looked for on the Jupyter data path only, not also in ~/.ipython/kernels, whose
+# lookup imports IPython at every server start (labhub_lab.kernelspecs).
+c.ServerApp.kernel_spec_manager_class = "labhub_lab.kernelspecs.LabKernelSpecManager"
+
 # Kernel culling inside the container, from the profile: idle kernels are shut after the timeout,
 # busy kernels (a training loop) are never culled, and connected kernels only when idle.
 kernel_idle = _seconds("LABHUB_KERNEL_IDLE_TIMEOUT")

@@ -1,17 +1,19 @@
 """The admission line (labhub.admission): FIFO, starts at once from measured start CPU, estimates.
 
-A fake clock and a fake hub-CPU counter drive it, so no test sleeps; the CPU probe is a plain
-function (the real one, labhub.startcpu, is tested against real containers in tests/docker).
+A fake clock and a fake counter of the machine's busy CPU drive it, so no test sleeps; the CPU probe
+is a plain function (the real one, labhub.backend.startcpu, is tested against real containers in
+tests/docker).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import pytest
 
-from labhub.admission import MAX_PER_CORE, Admission, usable_cores
+from labhub.admission import MAX_PER_CORE, QUIET_MIN_S, Admission, machine_busy_s, usable_cores
 
 pytestmark = pytest.mark.unit
 
@@ -24,8 +26,8 @@ class Clock:
         return self.now
 
 
-class HubCpu:
-    """CPU-seconds of the hub process, advanced by the test."""
+class MachineCpu:
+    """Busy CPU-seconds of the whole machine, advanced by the test."""
 
     def __init__(self):
         self.busy = 0.0
@@ -34,9 +36,9 @@ class HubCpu:
         return self.busy
 
 
-def line(concurrency=None, cores=2, **kw) -> tuple[Admission, Clock, HubCpu]:
-    clock, hub = Clock(), HubCpu()
-    return Admission(concurrency, cores=cores, clock=clock, hub_cpu=hub, **kw), clock, hub
+def line(concurrency=None, cores=2, **kw) -> tuple[Admission, Clock, MachineCpu]:
+    clock, machine = Clock(), MachineCpu()
+    return Admission(concurrency, cores=cores, clock=clock, machine_cpu=machine, **kw), clock, machine
 
 
 def finish(adm: Admission, clock: Clock, ticket, wall: float, cpu: float | None = None):
@@ -168,26 +170,76 @@ def test_estimates_follow_the_waves_of_a_class_that_started_together():
     assert adm.estimate_s(1) == 0 and adm.estimate_s(4) == pytest.approx(9)
 
 
-def test_modelled_estimate_is_limited_by_the_cores_and_what_a_solo_start_cost_container_and_hub():
-    adm, clock, hub = line(cores=2)
-    t = adm.enqueue("a")  # alone: the hub's CPU over its start is the start's
-    hub.busy += 1.2
-    finish(adm, clock, t, wall=2.5, cpu=1.8)
-    assert adm.concurrency == 3  # ceil(2 / (1.8 / 2.5))
-    # 3 starts of 2.5 s at once would finish 1.2 per s, but 2 cores give 2 / (1.8 + 1.2) per s.
+def test_modelled_estimate_is_limited_by_the_cores_and_what_a_solo_start_cost_the_machine():
+    adm, clock, machine = line(cores=2)
+    t = adm.enqueue("a")  # alone: what the machine did over its start is the start's
+    machine.busy += 3.0  # its container 1.8 CPU-s, the engine, kernel, hub and proxy 1.2
+    start = finish(adm, clock, t, wall=2.5, cpu=1.8)
+    assert start.machine_cpu_s == pytest.approx(3.0) and start.cost_s == pytest.approx(3.0)
+    assert adm.concurrency == 3  # ceil(2 / (1.8 / 2.5)): the container's share keeps the cores busy
+    # 3 starts of 2.5 s at once would finish 1.2 per s, but 2 cores give 2 / 3.0 per s.
     assert adm.throughput() == pytest.approx(2 / 3.0)
     assert adm.seconds_per_place() == pytest.approx(1.5)
     assert adm.estimate_s(10) == pytest.approx(13.5)  # 3 slots free: waves of 3 starts, 4.5 s each
 
 
-def test_crowded_starts_measure_no_hub_cpu_so_the_container_cpu_alone_is_used():
-    adm, clock, hub = line(concurrency=4, cores=2)
-    a, b = adm.enqueue("a"), adm.enqueue("b")  # side by side: the hub's time is not one start's
-    hub.busy += 4.0
-    assert finish(adm, clock, a, wall=4.0, cpu=3.0).hub_cpu_s is None
-    assert finish(adm, clock, b, wall=4.0, cpu=3.0).hub_cpu_s is None
+def test_crowded_starts_measure_no_machine_cpu_so_the_container_cpu_alone_is_used():
+    adm, clock, machine = line(concurrency=4, cores=2)
+    a, b = adm.enqueue("a"), adm.enqueue("b")  # side by side: the machine's CPU is not one start's
+    machine.busy += 8.0
+    assert finish(adm, clock, a, wall=4.0, cpu=3.0).machine_cpu_s is None
+    assert finish(adm, clock, b, wall=4.0, cpu=3.0).machine_cpu_s is None
     # 4 starts of 4 s at once would finish 1 per s; 2 cores at 3 CPU-s per start give 2/3 per s.
     assert adm.modelled_throughput() == pytest.approx(2 / 3.0)
+
+
+def test_the_machines_background_load_is_not_charged_to_a_start_and_leaves_fewer_cores():
+    adm, clock, machine = line(cores=2)
+    clock.now += 10.0
+    machine.busy += 5.0  # while no start ran: half a core busy with other work (kernels training)
+    t = adm.enqueue("a")
+    machine.busy += 3.0  # over the start's 2 s: 1 CPU-s of that background, 2.0 the start's
+    start = finish(adm, clock, t, wall=2.0, cpu=1.5)
+    assert adm.background == pytest.approx(0.5) and adm.free_cores == pytest.approx(1.5)
+    assert start.machine_cpu_s == pytest.approx(2.0)
+    assert adm.concurrency == 3  # ceil(2 / (1.5 / 2.0)): all cores, the background only shares them
+    assert adm.modelled_throughput() == pytest.approx(1.5 / 2.0)  # min(3 / 2.0, 1.5 free cores / 2.0)
+
+
+def test_a_busy_spell_before_a_burst_does_not_throttle_it():
+    # The last class's 30 servers being stopped keep the machine busy until the next class presses Start.
+    adm, clock, machine = line(cores=2)
+    solo_start(adm, clock, "a", wall=2.0, cpu=1.4)
+    before = adm.concurrency
+    clock.now += 20.0
+    machine.busy += 36.0  # 1.8 cores busy stopping containers
+    burst = [adm.enqueue(f"u{i}") for i in range(10)]
+    assert burst[0].background == pytest.approx(1.8)  # measured, but the first start of a burst is not solo
+    finish(adm, clock, burst[0], wall=4.0, cpu=1.4)
+    assert adm.background == 0.0 and adm.concurrency == before
+
+
+def test_a_short_pause_between_starts_says_nothing_about_the_background():
+    adm, clock, machine = line(cores=2)
+    first = adm.enqueue("a")
+    machine.busy += 2.0
+    finish(adm, clock, first, wall=2.0, cpu=1.5)
+    clock.now += QUIET_MIN_S / 2
+    machine.busy += 1.0  # the tail of the first start's work, not a background load
+    second = adm.enqueue("b")
+    machine.busy += 2.0
+    assert adm.background == 0.0
+    assert finish(adm, clock, second, wall=2.0, cpu=1.5).machine_cpu_s == pytest.approx(2.0)
+
+
+def test_the_machines_busy_cpu_is_read_from_proc_stat(tmp_path):
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice, in clock ticks
+    stat.write_text("cpu  1000 200 300 90000 500 10 20 30 0 0\ncpu0 500 100 150 45000 250 5 10 15 0 0\n")
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert machine_busy_s(str(stat)) == pytest.approx((1000 + 200 + 300 + 10 + 20 + 30) / ticks)
+    assert machine_busy_s(str(tmp_path / "missing")) is None
+    assert machine_busy_s() > 0  # this machine's own
 
 
 def test_a_start_admitted_beside_a_running_one_makes_both_crowded():
@@ -210,6 +262,20 @@ def test_estimate_follows_the_throughput_measured_while_spawns_waited():
     last = tickets[-1]
     assert adm.position(last) == 4
     assert adm.estimate_s(adm.position(last)) == pytest.approx(12.0)
+
+
+def test_once_every_slot_turned_over_the_latest_turn_sets_the_pace():
+    adm, clock, _ = line(concurrency=2)
+    tickets = [adm.enqueue(f"u{i}") for i in range(12)]
+    # The first starts crawl (30 logins and spawn requests at once), then one finishes every 2 s.
+    for t, at in zip(tickets, [1012, 1013, 1015, 1017, 1019]):
+        clock.now = at
+        adm.done(t, ok=True)
+    assert adm.throughput() == pytest.approx(2 / 4)  # the last 2 finishes took 4 s, not 5 in 19 s
+    last = tickets[-1]
+    assert adm.position(last) == 5
+    clock.now = 1019.0
+    assert adm.estimate_s(5) == pytest.approx(10.0)  # waves of 2 starts, 4 s each
 
 
 def test_the_previous_busy_stretch_serves_a_new_burst():

@@ -64,7 +64,8 @@ def burst_result() -> dict:
         return {"30": {"spawns": 30, "succeeded": ready, "seconds_to_ready": {"p50": p50, "p95": p95},
                        "start_cpu_s": {"p50": cpu}, "hub_cpu_s_per_spawn": hub, **extra}}
     return {"labhub": side(30, 20.0, 28.0, 1.6, 0.05, cpu_floor_s=19.5, p95_over_cpu_floor=28 / 19.5,
-                           queue_estimate_last_user={"estimate_s": 22.0, "real_wait_s": 20.0}),
+                           queue_estimate_last_user={"estimate_s": 22.0, "real_wait_s": 20.0},
+                           machine_cpu_s_per_spawn=2.1, machine_idle_share=0.05),
             "stock-tuned": side(30, 60.0, 75.0, 3.4, 0.09), "stock": side(0, None, None, None, 0.08),
             "settings": {"burst_sizes": [30, 60], "plain_server": {"median_cpu_s": 1.3}}}
 
@@ -81,6 +82,7 @@ def test_markdown_table_from_the_results_of_a_run(tmp_path):
     assert "| burst 30: ready | 30 of 30 | 30 of 30 | 0 of 30 |" in lines
     assert "| burst 30: p50 / p95 to ready | 20.0 s / 28.0 s | 60.0 s / 75.0 s | - / - |" in lines
     assert "| burst 30: start CPU per server (p50) | 1.60 CPU-s | 3.40 CPU-s | - |" in lines
+    assert "| burst 30: machine CPU per spawn, all told; idle | 2.10 CPU-s; 5 % | - | - |" in lines
     assert "| burst 30: CPU floor; labhub p95 / floor | 19.5 s; 1.44 x | - | - |" in lines
     assert "| burst 30: last user's estimate / real wait | 22 s / 20 s | - | - |" in lines
     assert "| burst 60 | not run | not run | not run |" in lines
