@@ -136,7 +136,7 @@ class Admission:
         # together, and a rate between finishes of one wave would be far too high.
         self._stretches: deque[list] = deque(maxlen=4)
         # When the starts of the current busy stretch finished, the latest last.
-        self._finishes: deque[float] = deque(maxlen=MAX_PER_CORE * self.cores + 1)
+        self._finishes: deque[float] = deque(maxlen=max(self.fixed or 0, MAX_PER_CORE * self.cores) + 1)
         self._busy = False
 
     # --- what the line looks like --------------------------------------------------------------

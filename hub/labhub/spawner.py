@@ -37,13 +37,14 @@ _templates = Environment(
 # How often a starting server is asked whether it answers. JupyterHub's wait_for_http_server backs
 # off exponentially (0.2 s doubling to 5 s, with jitter): a server ready after 1.5 s is typically seen
 # 0.5-1 s later, and in a class's burst its start slot idles that long. A refused connection costs the
-# hub about a millisecond, so every 0.1 s.
+# hub about a millisecond (py-spy: 7 % of the hub's CPU in a burst), so at most 0.1 s apart (a random
+# wait up to that, as JupyterHub's own waits).
 READY_POLL_S = 0.1
 
 
 async def wait_until_answers(url: str, timeout: float) -> None:
-    """Return once `url` answers HTTP with anything but a 5xx (JupyterHub's rule), polling every
-    READY_POLL_S; TimeoutError after `timeout` seconds."""
+    """Return once `url` answers HTTP with anything but a 5xx (JupyterHub's rule), asking at most
+    READY_POLL_S apart; TimeoutError after `timeout` seconds."""
 
     async def answers() -> bool:
         try:
