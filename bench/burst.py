@@ -3,8 +3,9 @@
 Per burst size and hub (labhub, stock-tuned, stock): success rate, p50/p95 of the time to ready of
 those that got there, each server's container CPU-seconds at ready, the hub process's CPU-seconds
 per spawn, and the whole machine's busy CPU-seconds per spawn (containers, engine, kernel, hub,
-proxy and this benchmark's own polling: what a spawn costs all told) with its idle share. Beside them the CPU floor of the burst (bench.cpu: what the cores cannot beat) and labhub's
-p95 as a multiple of it, and for labhub whether the last user's "about N s" in line came true.
+proxy and this benchmark's own polling: what a spawn costs all told) with its idle share. Beside
+them the CPU floor of the burst (bench.cpu: what the cores cannot beat) and labhub's p95 as a
+multiple of it, and for labhub whether the last user's "about N s" in line came true.
 After each burst every server is stopped and every container removed before the next one starts. At
 the largest burst run, before the clean-up, the memory of the hub and of the running containers is
 taken (reported by the memory benchmark).
@@ -15,9 +16,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from .context import Context
 from labhub.admission import machine_busy_s
 
+from .context import Context
 from .cpu import cores, cpu_floor_s, multiple_of, process_cpu_s
 from .estimate import queue_estimate
 from .probes import containers_memory
