@@ -47,6 +47,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--api-clients", type=int, help="simulated users logging in and polling (default 100)")
     p.add_argument("--api-rounds", type=int, help="polling rounds per client, 2 requests each (default 10)")
     p.add_argument("--api-think", type=float, default=0.5, help="seconds between a client's rounds (default 0.5)")
+    p.add_argument("--password-work-factor", type=int, choices=range(10, 16), metavar="10..15",
+                   help="labhub's bcrypt work factor (auth.native.password_work_factor; default: labhub's, 12)")
     p.add_argument("--idle-wait", type=float, help="seconds a server idles before its memory is read (default 20)")
     p.add_argument("--budget-min", type=float, default=30,
                    help="minutes the whole run should take; burst sizes that would not fit are left out (0: no limit)")

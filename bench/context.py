@@ -48,7 +48,7 @@ class Context:
             raise RuntimeError(f"the hubs failed to start earlier: {self._start_error}")
         if not self._sides:
             try:
-                for side in (LabhubSide(self.workdir / "labhub"), StockSide(self.workdir / "stock")):
+                for side in (LabhubSide(self.workdir / "labhub", work_factor=self.args.password_work_factor), StockSide(self.workdir / "stock")):
                     self._sides.append(side)  # before start, so close() cleans up after a failed start
                     side.start()
             except Exception as e:

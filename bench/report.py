@@ -172,6 +172,11 @@ def markdown_table(results_dir: Path = RESULTS) -> str:
         lab_s = warm_lab["login_to_lab_s"]
         row(f"warm-up of {warm_lab['users']}: login to lab p50 / max",
             [f"{fmt(lab_s['p50'], 's')} / {fmt(lab_s['max'], 's')}", None, None], "text")
+        if warm_lab.get("machine_cpu_s_per_user") is not None:
+            row(f"warm-up: machine CPU per user (bcrypt at work factor {warm_lab['password_work_factor']}); "
+                "login floor; max / floor",
+                [f"{fmt(warm_lab['machine_cpu_s_per_user'], 'CPU-s')} ({fmt(warm_lab['bcrypt_check_cpu_s'], 'CPU-s')}); "
+                 f"{fmt(warm_lab['login_floor_s'], 's')}; {fmt(warm_lab['max_over_login_floor'], 'x')}", None, None], "text")
     m = _get(burst or single or warm, "machine") or {}
     when = _get(burst or single or warm, "started_at")
     lines.append("")

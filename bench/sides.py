@@ -17,7 +17,7 @@ import docker
 import requests
 
 from labhub.admission import usable_cores
-from labhub.settings import SpawnerSettings
+from labhub.settings import NativeAuthSettings, SpawnerSettings
 from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, JUPYTERHUB, USER_PASSWORD, Client, Hub, authorize, free_port, sign_up
 
 IMAGE = "labhub/tensorflow-cpu:latest"
@@ -63,15 +63,17 @@ class Side:
 class LabhubSide(Side):
     label = "labhub"
 
-    def __init__(self, workdir: Path, name: str = "lhbench"):
+    def __init__(self, workdir: Path, name: str = "lhbench", work_factor: int | None = None):
         defaults = SpawnerSettings()
+        native = NativeAuthSettings(**({"password_work_factor": work_factor} if work_factor else {}))
         self.profile = {"slug": "cpu", "display_name": "CPU · TensorFlow", "image": IMAGE,
                         "cpu_limit": 1, "mem_limit": "2G", "default": True}
         # labhub's own timeouts and admission defaults, not the shorter ones of the test hubs. Every
         # simulated user signs up and logs in from this one address: no per-address login limit.
         self.hub = Hub(workdir, name=name, profiles=[self.profile], settings={
             "spawner": {"start_timeout": defaults.start_timeout, "http_timeout": defaults.http_timeout},
-            "auth": {"native": {"rate_limit": {"attempts": 0}}}})
+            "auth": {"native": {"rate_limit": {"attempts": 0}, "password_work_factor": native.password_work_factor}}})
+        self.work_factor = native.password_work_factor
         self.name, self.url = name, self.hub.url
         self.spawn_options = {"profile": "cpu"}
 
@@ -105,6 +107,7 @@ class LabhubSide(Side):
                 "concurrent_starts": sp.get("concurrent_starts") or "default: measured (cores / the share of a core one start "
                                                                    f"keeps busy; {2 * usable_cores()} before the first start)",
                 "concurrent_spawn_limit": 0,
+                "password_work_factor": self.work_factor,
                 "login_rate_limit": "off (auth.native.rate_limit.attempts: 0): every simulated user comes from 127.0.0.1"}
 
 

@@ -5,7 +5,8 @@ What labhub changes in NativeAuthenticator, and why:
   mode 0600 in the state folder), and nobody can sign up under an admin name: upstream pre-approves
   any sign-up whose name is in admin_users;
 - sign-up names follow labhub's user name rule (they end up in Docker names and labels);
-- bcrypt (0.3 s per hash) runs in a small pool of threads, never on the hub's event loop;
+- bcrypt (0.3 s per hash) runs in a small pool of threads, never on the hub's event loop, with the
+  work factor of the settings (a login rehashes a password hashed with another one);
 - login and sign-up POSTs are limited per client address (labhub.ratelimit).
 """
 
@@ -30,7 +31,7 @@ from traitlets import Instance, Int, List, Unicode, default
 
 from .errors import ConfigError
 from .model import USERNAME_PATTERN, USERNAME_RULE
-from .passwords import hash_password, hashing, password_matches
+from .passwords import DEFAULT_WORK_FACTOR, hash_password, hashing, password_matches, work_factor_of
 from .ratelimit import RateLimiter, client_address, in_networks, networks
 
 ADMIN_USER_ENV = "LABHUB_ADMIN_USER"
@@ -250,6 +251,8 @@ class LabNativeAuthenticator(NativeAuthenticator):
                              help="Client addresses or networks that are never limited.").tag(config=True)
     trusted_proxies = List(Unicode(), [], help="Reverse proxies in front of the hub's proxy whose X-Forwarded-For "
                                                "is believed.").tag(config=True)
+    password_work_factor = Int(DEFAULT_WORK_FACTOR, help="bcrypt work factor of new password hashes; a login "
+                               "rehashes a password hashed with another one.").tag(config=True)
     limiter = Instance(RateLimiter, help="The per-address buckets (built from the rate_limit_* settings).")
 
     @default("limiter")
@@ -296,6 +299,10 @@ class LabNativeAuthenticator(NativeAuthenticator):
         token_ok = not user.has_2fa or user.is_valid_token(data.get("2fa"))
         if user.is_authorized and password_ok and token_ok:
             self.successful_login(username)
+            if work_factor_of(user.password) != self.password_work_factor:
+                # Only a login knows the password: a changed work factor reaches old hashes here.
+                user.password = await hashing(hash_password, data["password"], self.password_work_factor)
+                self.db.commit()
             return username
         self.add_login_attempt(username)
         return None
@@ -328,7 +335,7 @@ class LabNativeAuthenticator(NativeAuthenticator):
         name = self.normalize_username(username)
         if self.sign_up_problem(username, password, password) or not self.validate_username(name):
             return None
-        hashed = await hashing(hash_password, password)
+        hashed = await hashing(hash_password, password, self.password_work_factor)
         if self.user_exists(name):  # signed up by someone else while hashing
             return None
         try:
@@ -344,7 +351,7 @@ class LabNativeAuthenticator(NativeAuthenticator):
         info = self.get_user(username)
         if info is None or not self.is_password_strong(new_password):
             return False
-        hashed = await hashing(hash_password, new_password)
+        hashed = await hashing(hash_password, new_password, self.password_work_factor)
         info.password = hashed
         self.db.commit()
         return True
@@ -374,7 +381,8 @@ class LabNativeAuthenticator(NativeAuthenticator):
             self.log.warning("Created admin %r; its password is in %s", name, path)
         else:
             self.log.info("Created admin %r with the password from $%s", name, ADMIN_PASSWORD_ENV)
-        self.db.add(UserInfo(username=name, password=hash_password(password), is_authorized=True))
+        self.db.add(UserInfo(username=name, password=hash_password(password, self.password_work_factor),
+                             is_authorized=True))
         self.db.commit()
 
 

@@ -80,6 +80,7 @@ def configure(c, settings: Settings) -> None:
         c.LabNativeAuthenticator.check_common_password = native.check_common_password
         c.LabNativeAuthenticator.allowed_failed_logins = native.allowed_failed_logins
         c.LabNativeAuthenticator.seconds_before_next_try = native.seconds_before_next_try
+        c.LabNativeAuthenticator.password_work_factor = native.password_work_factor
         c.LabNativeAuthenticator.bootstrap_admin = admin
         c.LabNativeAuthenticator.admin_password_file = str(state / "admin-password")
         limit = native.rate_limit

@@ -51,7 +51,7 @@ async def import_roster(handler: BaseHandler, students: list[Student], group: st
     if dry_run:
         return result
     passwords = [new_password() for _ in plan.create]
-    hashes = await asyncio.gather(*(hashing(hash_password, p) for p in passwords))
+    hashes = await asyncio.gather(*(hashing(hash_password, p, auth.password_work_factor) for p in passwords))
     created = []
     for student, password, hashed in zip(plan.create, passwords, hashes):
         if auth.user_exists(student.username):  # signed up while we were hashing: that account stays as it is

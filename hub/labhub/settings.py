@@ -106,6 +106,9 @@ class NativeAuthSettings(Strict):
     minimum_password_length: int = Field(10, ge=8)
     check_common_password: bool = True
     allowed_failed_logins: int = Field(5, ge=1)
+    # bcrypt's work factor for new hashes (a login rehashes a password made with another one). 10 is
+    # OWASP's minimum; above 15 a single login takes seconds of CPU.
+    password_work_factor: int = Field(12, ge=10, le=15)
     seconds_before_next_try: Duration = 600
     rate_limit: RateLimitSettings = RateLimitSettings()
 

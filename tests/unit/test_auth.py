@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from labhub.auth import ADMIN_PASSWORD_ENV, LabNativeAuthenticator
 from labhub.errors import ConfigError
 from labhub.model import USERNAME_RULE
+from labhub.passwords import work_factor_of
 
 pytestmark = pytest.mark.unit
 
@@ -101,6 +102,29 @@ async def test_sign_up_and_password_change_hash_off_the_loop(auth):
     assert order[0] == "other" and sorted(order[1:]) == ["change", "sign-up"]
     assert not auth.get_user("carol").is_authorized  # waits for an admin, like any sign-up
     assert auth.get_user("bob").is_valid_password("another long passphrase")
+
+
+async def test_new_hashes_use_the_work_factor_and_a_login_rehashes_older_ones(make_auth):
+    auth = make_auth(password_work_factor=10)
+    assert work_factor_of(auth.get_user("alice").password) == 10  # the admin account made at start
+    assert await auth.change_password_async("alice", PASSWORD)
+    assert work_factor_of(auth.get_user("alice").password) == 10
+    auth.create_user("dave", PASSWORD)  # upstream's own path hashes at bcrypt's default
+    auth.get_user("dave").is_authorized = True
+    old = auth.get_user("dave").password
+    assert work_factor_of(old) == 12
+    assert await auth.authenticate(None, {"username": "dave", "password": "wrong"}) is None
+    assert auth.get_user("dave").password == old  # a failed login never rewrites the hash
+    assert await auth.authenticate(None, {"username": "dave", "password": PASSWORD}) == "dave"
+    new = auth.get_user("dave").password
+    assert work_factor_of(new) == 10 and new != old
+    assert await auth.authenticate(None, {"username": "dave", "password": PASSWORD}) == "dave"
+    assert auth.get_user("dave").password == new  # hashed at the wanted factor: left alone
+
+
+def test_work_factor_of_reads_bcrypt_hashes_only():
+    assert work_factor_of(b"$2b$11$" + b"a" * 53) == 11
+    assert work_factor_of(b"plain") is None and work_factor_of(b"$2b$xx$abc") is None
 
 
 # --- admin names ----------------------------------------------------------------------------------

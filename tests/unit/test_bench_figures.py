@@ -74,7 +74,9 @@ def test_markdown_table_from_the_results_of_a_run(tmp_path):
     write("burst", burst_result(), started_at=0, duration_s=1, results_dir=tmp_path)
     write("spawn_latency", {"labhub": {"seconds_to_ready": {"p50": 2.1, "p95": 2.6}},
                             "stock": {"seconds_to_ready": {"p50": 3.0, "p95": 3.5}}}, 0, 1, results_dir=tmp_path)
-    write("warmup", {"labhub": {"available": True, "users": 30, "login_to_lab_s": {"p50": 1.2, "max": 2.4}}},
+    write("warmup", {"labhub": {"available": True, "users": 30, "login_to_lab_s": {"p50": 1.2, "max": 2.4},
+                                "machine_cpu_s_per_user": 0.4, "bcrypt_check_cpu_s": 0.28, "password_work_factor": 12,
+                                "login_floor_s": 6.0, "max_over_login_floor": 0.4}},
           0, 1, results_dir=tmp_path)
     assert "stock-tuned" in json.loads((tmp_path / "burst.json").read_text())
     lines = markdown_table(tmp_path).splitlines()
@@ -88,6 +90,8 @@ def test_markdown_table_from_the_results_of_a_run(tmp_path):
     assert "| burst 60 | not run | not run | not run |" in lines
     assert "| single spawn: p50 / p95 | 2.1 s / 2.6 s | - | 3.0 s / 3.5 s |" in lines
     assert "| warm-up of 30: login to lab p50 / max | 1.2 s / 2.4 s | - | - |" in lines
+    assert ("| warm-up: machine CPU per user (bcrypt at work factor 12); login floor; max / floor | "
+            "0.40 CPU-s (0.28 CPU-s); 6.0 s; 0.40 x | - | - |") in lines
 
 
 def test_markdown_table_says_what_was_not_run(tmp_path):

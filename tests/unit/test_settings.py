@@ -40,6 +40,8 @@ def test_durations_in_human_units(tmp_path):
         ("hubb: {}\n", "hubb: unknown key (allowed here: hub, auth, spawner"),
         ("auth: {kind: kerberos}\n", "auth.kind: Input should be 'native', 'oauth' or 'ldap'"),
         ("auth: {native: {minimum_password_length: 4}}\n", "auth.native.minimum_password_length: Input should be greater than or equal to 8"),
+        ("auth: {native: {password_work_factor: 8}}\n", "auth.native.password_work_factor: Input should be greater than or equal to 10"),
+        ("auth: {native: {password_work_factor: 20}}\n", "auth.native.password_work_factor: Input should be less than or equal to 15"),
         ("spawner: {start_timeout: soon}\n", "spawner.start_timeout: expected a duration like '90m'"),
         ("hub: {admin_users: [Admin!]}\n", "hub.admin_users.0: String should match pattern"),
         ("spawner: {home_volume: shared-home}\n", "spawner.home_volume: String should match pattern"),

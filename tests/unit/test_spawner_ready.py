@@ -1,6 +1,7 @@
 """LabSpawner holds a start slot until the server answers (labhub.spawner.wait_until_answers): any
 answer but a 5xx counts, like JupyterHub's own wait; it asks at a steady short interval instead of
-JupyterHub's doubling back-off. A real HTTP server on loopback plays the starting user server."""
+JupyterHub's doubling back-off, with a bare TCP connect until the port accepts. A real HTTP server on
+loopback plays the starting user server."""
 
 from __future__ import annotations
 
@@ -68,3 +69,28 @@ async def test_nothing_listening_yet_is_no_answer():
         url = f"http://127.0.0.1:{s.getsockname()[1]}/api"
         with pytest.raises(TimeoutError):
             await wait_until_answers(url, timeout=2 * READY_POLL_S)
+
+
+async def test_until_the_port_accepts_only_connections_are_tried_then_http(monkeypatch):
+    import labhub.spawner as spawner
+
+    fetched = []
+    real_fetch = spawner.fetch
+
+    async def counting_fetch(url, **kwargs):
+        fetched.append(url)
+        return await real_fetch(url, **kwargs)
+
+    monkeypatch.setattr(spawner, "fetch", counting_fetch)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/api"
+        with pytest.raises(TimeoutError):
+            await wait_until_answers(url, timeout=5 * READY_POLL_S)
+    assert fetched == []  # refused connections: no HTTP request was made
+    server = Starting([200])
+    try:
+        await wait_until_answers(server.url, timeout=30)
+    finally:
+        server.close()
+    assert fetched == [server.url] and server.asked == 1
