@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 from labhub.passwords import work_factor_of
-from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, authorize, running_hub, sign_up, tls_session
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, attempt_login, authorize, running_hub, sign_up
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [{"slug": "small", "display_name": "Small", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "512M",
@@ -21,11 +21,7 @@ def stored_hash(hub, name: str) -> bytes:
 
 
 def logs_in(hub, name: str, password: str) -> bool:
-    s = tls_session(hub)
-    s.get(f"{hub.url}/hub/login", timeout=10)
-    r = s.post(f"{hub.url}/hub/login", data={"username": name, "password": password, "_xsrf": s.cookies.get("_xsrf")},
-               allow_redirects=False, timeout=30)
-    return r.status_code == 302
+    return attempt_login(hub, name, password).status_code == 302
 
 
 def test_a_changed_work_factor_reaches_old_hashes_at_the_next_login(tmp_path):

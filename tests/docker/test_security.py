@@ -12,7 +12,7 @@ import docker
 import pytest
 import requests
 
-from tests.utils.hubprocess import USER_PASSWORD, Client, Hub, new_user, running_hub
+from tests.utils.hubprocess import USER_PASSWORD, Client, Hub, attempt_login, new_user, running_hub
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [
@@ -213,13 +213,6 @@ def test_forms_and_cookie_api_calls_need_the_xsrf_token(hub, admin):
     assert r.status_code == 200
     dora.wait_ready(300)
     dora.stop_server()
-
-
-def attempt_login(hub: Hub, username: str, password: str) -> requests.Response:
-    s = requests.Session()
-    s.get(f"{hub.url}/hub/login", timeout=10)
-    return s.post(f"{hub.url}/hub/login", data={"username": username, "password": password,
-                                                "_xsrf": s.cookies.get("_xsrf")}, allow_redirects=False, timeout=30)
 
 
 def test_repeated_bad_passwords_lock_the_account_for_a_while(hub, admin):

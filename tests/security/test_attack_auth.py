@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, Hub, new_user, running_hub, sign_up
+from tests.utils.hubprocess import ADMIN, ADMIN_PASSWORD, USER_PASSWORD, Client, Hub, attempt_login, new_user, running_hub, sign_up
 
 IMAGE = "labhub/base-notebook:latest"
 PROFILES = [{"slug": "small", "display_name": "Small", "image": IMAGE, "cpu_limit": 0.5, "mem_limit": "512M",
@@ -43,12 +43,7 @@ def admin(hub) -> Client:
 
 
 def login(hub, username: str, password: str, session: requests.Session | None = None) -> requests.Response:
-    s = session or requests.Session()
-    if "_xsrf" not in s.cookies:
-        s.get(f"{hub.url}/hub/login", timeout=10)
-    return s.post(f"{hub.url}/hub/login", data={"username": username, "password": password,
-                                                "_xsrf": s.cookies.get("_xsrf")},
-                  allow_redirects=False, timeout=60)
+    return attempt_login(hub, username, password, session, timeout=60)
 
 
 # --- finding 2: an admin name without an account ---------------------------------------------------

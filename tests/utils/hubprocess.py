@@ -153,12 +153,7 @@ class Client:
     def __init__(self, hub: Hub, username: str, password: str):
         self.hub, self.name = hub, username
         self.session = tls_session(hub)
-        self.session.get(f"{hub.url}/hub/login", timeout=10)
-        r = self.session.post(
-            f"{hub.url}/hub/login",
-            data={"username": username, "password": password, "_xsrf": self.session.cookies.get("_xsrf")},
-            allow_redirects=False, timeout=30,
-        )
+        r = attempt_login(hub, username, password, self.session)
         if r.status_code != 302:
             raise PermissionError(f"login of {username} failed: {r.status_code}")
         r = self.session.post(f"{hub.url}/hub/api/users/{username}/tokens", json={"note": "tests"},
@@ -209,6 +204,18 @@ class Client:
         kwargs.setdefault("verify", self.hub.verify)
         return requests.request(method, f"{self.hub.url}/user/{self.name}{path}", headers=headers,
                                 timeout=60, **kwargs)
+
+
+def attempt_login(hub: Hub, username: str, password: str, session: requests.Session | None = None,
+                  timeout: float = 30) -> requests.Response:
+    """One login POST as a browser makes it (the login page first, for its XSRF cookie), not followed:
+    302 logged in, 200 the login page again with why not."""
+    s = session or tls_session(hub)
+    if "_xsrf" not in s.cookies:
+        s.get(f"{hub.url}/hub/login", timeout=10)
+    return s.post(f"{hub.url}/hub/login", data={"username": username, "password": password,
+                                                "_xsrf": s.cookies.get("_xsrf")},
+                  allow_redirects=False, timeout=timeout)
 
 
 def sign_up(hub: Hub, username: str, password: str = USER_PASSWORD) -> requests.Response:
