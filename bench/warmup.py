@@ -22,10 +22,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-import bcrypt
 import requests
 
 from labhub.admission import machine_busy_s
+from labhub.passwords import hash_password, password_matches
 
 from .context import Context
 from .cpu import cores, cpu_floor_s, multiple_of
@@ -66,12 +66,12 @@ def open_lab(url: str, name: str, password: str, wait_s: float) -> dict:
 
 
 def bcrypt_check_cpu_s(work_factor: int, runs: int = 3) -> float:
-    """CPU-seconds of one bcrypt password check at `work_factor` (median of `runs`, this process)."""
-    hashed = bcrypt.hashpw(b"a bench password", bcrypt.gensalt(rounds=work_factor))
+    """CPU-seconds of one of labhub's password checks at `work_factor` (median of `runs`, this process)."""
+    hashed = hash_password("a bench password", work_factor)
     spent = []
     for _ in range(runs):
         started = time.process_time()
-        bcrypt.checkpw(b"a bench password", hashed)
+        password_matches("a bench password", hashed)
         spent.append(time.process_time() - started)
     return statistics.median(spent)
 
