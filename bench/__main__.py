@@ -43,6 +43,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip", nargs="+", choices=names, metavar="NAME", default=[], help="leave these out")
     p.add_argument("--singles", type=int, help="single-user spawns per side (default 10)")
     p.add_argument("--bursts", type=sizes, help="burst sizes (default 30,60,100)")
+    p.add_argument("--burst-rounds", type=int, default=1,
+                   help="rounds of each burst size per hub; figures are the rounds' medians (default 1)")
     p.add_argument("--burst-timeout", type=float, default=600, help="seconds a burst may take (default 600)")
     p.add_argument("--api-clients", type=int, help="simulated users logging in and polling (default 100)")
     p.add_argument("--api-rounds", type=int, help="polling rounds per client, 2 requests each (default 10)")
@@ -60,8 +62,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.singles < 1 or args.api_clients < 1 or args.api_rounds < 1:
-        p.error("--singles, --api-clients and --api-rounds must be at least 1")
+    if min(args.singles, args.api_clients, args.api_rounds, args.burst_rounds) < 1:
+        p.error("--singles, --api-clients, --api-rounds and --burst-rounds must be at least 1")
     args.users = max(max(args.bursts), args.api_clients)
     selected = args.only or [n for n in names if not (quick and n in EXTRAS)]
     args.selected = [n for n in selected if n not in args.skip]

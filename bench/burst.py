@@ -9,10 +9,16 @@ multiple of it, and for labhub whether the last user's "about N s" in line came 
 After each burst every server is stopped and every container removed before the next one starts. At
 the largest burst run, before the clean-up, the memory of the hub and of the running containers is
 taken (reported by the memory benchmark).
+
+With --burst-rounds R each size runs R times on each hub, the order of the hubs turned by one each
+round (so no hub always goes first on a machine still busy with the last clean-up), and every figure
+is the median of the rounds' figures: on a small VM the same burst moves 10-20 % from one run to the
+next, as much as the differences left between the hubs. Each round's own figures stay in the JSON.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections import Counter
 
@@ -51,6 +57,35 @@ def measure(side, names: list[str], timeout: float) -> dict:
     return entry
 
 
+def _median(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def combine(rounds: list[dict]) -> dict:
+    """One hub's entry for a burst size from its rounds: counts and errors added up, every other figure
+    the median of the rounds' (a percentile the median of the rounds' percentiles), each round kept."""
+    if len(rounds) == 1:
+        return rounds[0]
+    spawns, ok = sum(r["spawns"] for r in rounds), sum(r["succeeded"] for r in rounds)
+    errors: Counter = Counter()
+    for r in rounds:
+        errors.update(r["errors"])
+    entry = {"spawns": spawns, "succeeded": ok, "success_rate": rate(ok, spawns), "errors": dict(errors)}
+    for key in ("seconds_to_ready", "start_cpu_s"):
+        entry[key] = {stat: _median(r[key][stat] for r in rounds) for stat in rounds[0][key]}
+        entry[key]["n"] = sum(r[key]["n"] for r in rounds)
+    for key in ("hub_cpu_s", "hub_cpu_s_per_spawn", "wall_s", "machine_cpu_s_per_spawn", "machine_idle_share"):
+        entry[key] = _median(r[key] for r in rounds)
+    if "queue_estimate_last_user" in rounds[0]:
+        # The round whose estimate was off by the median error stands for all; each round's is in "rounds".
+        told = sorted((r["queue_estimate_last_user"] for r in rounds if r["queue_estimate_last_user"]
+                       and r["queue_estimate_last_user"]["error"] is not None), key=lambda e: e["error"])
+        entry["queue_estimate_last_user"] = told[(len(told) - 1) // 2] if told else None
+    entry["rounds"] = rounds
+    return entry
+
+
 def run(ctx: Context) -> tuple[dict, list[Row]]:
     args = ctx.args
     sides = ctx.with_tuned()
@@ -78,22 +113,27 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
             continue
         names = ctx.users[:size]
         size_started = time.monotonic()
+        rounds: dict[str, list[dict]] = {side.label: [] for side in sides}
+        for n in range(args.burst_rounds):
+            for side in sides[n % len(sides):] + sides[:n % len(sides)]:
+                entry = measure(side, names, args.burst_timeout)
+                # For the memory benchmark: the hub and the servers of the largest burst run, before clean-up.
+                ctx.snapshot(f"after a burst of {size}", [side])
+                running = side.containers()
+                entry["running_servers"] = len(running)
+                ctx.burst_containers[side.label] = containers_memory(running)
+                entry["cleanup_s"] = stop_all(side)
+                rounds[side.label].append(entry)
+                p = entry["seconds_to_ready"]
+                print(f"  {side.label} burst {size}{f' round {n + 1}' if args.burst_rounds > 1 else ''}: "
+                      f"{entry['succeeded']}/{size} ready, p50 {fmt(p['p50'], 's')}, "
+                      f"p95 {fmt(p['p95'], 's')}, start CPU p50 {fmt(entry['start_cpu_s']['p50'], 'CPU-s')}, "
+                      f"hub {entry['hub_cpu_s_per_spawn']:.2f}, machine {entry['machine_cpu_s_per_spawn']:.2f} CPU-s/spawn, "
+                      f"{entry['machine_idle_share']:.0%} idle (wall {entry['wall_s']:.0f} s, "
+                      f"clean-up {entry['cleanup_s']:.0f} s) {entry['errors'] or ''}", flush=True)
+                time.sleep(SETTLE_S)
         for side in sides:
-            entry = measure(side, names, args.burst_timeout)
-            # For the memory benchmark: the hub and the servers of the largest burst run, before clean-up.
-            ctx.snapshot(f"after a burst of {size}", [side])
-            running = side.containers()
-            entry["running_servers"] = len(running)
-            ctx.burst_containers[side.label] = containers_memory(running)
-            entry["cleanup_s"] = stop_all(side)
-            result[side.label][str(size)] = entry
-            p = entry["seconds_to_ready"]
-            print(f"  {side.label} burst {size}: {entry['succeeded']}/{size} ready, p50 {fmt(p['p50'], 's')}, "
-                  f"p95 {fmt(p['p95'], 's')}, start CPU p50 {fmt(entry['start_cpu_s']['p50'], 'CPU-s')}, "
-                  f"hub {entry['hub_cpu_s_per_spawn']:.2f}, machine {entry['machine_cpu_s_per_spawn']:.2f} CPU-s/spawn, "
-                  f"{entry['machine_idle_share']:.0%} idle (wall {entry['wall_s']:.0f} s, "
-                  f"clean-up {entry['cleanup_s']:.0f} s) {entry['errors'] or ''}", flush=True)
-            time.sleep(SETTLE_S)
+            result[side.label][str(size)] = combine(rounds[side.label])
         last = (size, time.monotonic() - size_started)
         lab, tuned, stock = (result[s.label][str(size)] for s in sides)
         floor = cpu_floor_s(size, plain["median_cpu_s"], n_cores)
@@ -106,7 +146,14 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                 "p50": ratio(lab["seconds_to_ready"]["p50"], other["seconds_to_ready"]["p50"]),
                 "p95": ratio(lab["seconds_to_ready"]["p95"], other["seconds_to_ready"]["p95"]),
             }
+            if args.burst_rounds > 1:  # labhub beside the other hub of the same round, round by round
+                result[key][str(size)]["p95_by_round"] = [
+                    ratio(a["seconds_to_ready"]["p95"], b["seconds_to_ready"]["p95"])
+                    for a, b in zip(lab["rounds"], other["rounds"])]
         est = lab.get("queue_estimate_last_user")
+        if args.burst_rounds > 1:
+            rows.append(Row(NAME, f"burst {size}: rounds (each figure the median of theirs)", args.burst_rounds,
+                            None, "count"))
         rows += [
             Row(NAME, f"burst {size}: success rate", lab["success_rate"], stock["success_rate"], "share",
                 tuned=tuned["success_rate"]),
@@ -128,9 +175,16 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                 f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s ({est['error'] * 100:+.0f} %)"
                 if est and est["error"] is not None else "not measured", None, "text"),
         ]
+        if args.burst_rounds > 1:
+            errors = [r["queue_estimate_last_user"]["error"] for r in lab["rounds"]
+                      if r.get("queue_estimate_last_user") and r["queue_estimate_last_user"]["error"] is not None]
+            rows.append(Row(NAME, f"burst {size}: last user's estimate error, each round",
+                            ", ".join(f"{e * 100:+.0f} %" for e in errors) or "not measured", None, "text"))
     result["settings"] = {"burst_sizes": args.bursts, "skipped": skipped, "timeout_s": args.burst_timeout,
                           "budget_min": args.budget_min, "image": "labhub/tensorflow-cpu:latest",
-                          "order": "per size: labhub, then stock-tuned, then stock",
+                          "rounds": args.burst_rounds,
+                          "order": "per size and round: labhub, then stock-tuned, then stock, turned by one "
+                                   "each round (round 2 starts with stock-tuned)",
                           "time_to_ready": "from each user's POST /hub/api/users/<name>/server until ready "
                                            "(admin polls GET /hub/api/users?state=active every 0.5 s)",
                           "start_cpu": "the server container's cgroup CPU-seconds when the poll saw it ready",

@@ -140,6 +140,9 @@ def markdown_table(results_dir: Path = RESULTS) -> str:
             if entries[0] is None:
                 lines.append(f"| burst {size} | not run | not run | not run |")
                 continue
+            if "rounds" in entries[0]:
+                row(f"burst {size}: rounds (the figures below are their medians)",
+                    [len(e["rounds"]) if e and "rounds" in e else None for e in entries], "count")
             ready = [f"{e['succeeded']} of {e['spawns']}" if e else None for e in entries]
             row(f"burst {size}: ready", ready, "text")
             row(f"burst {size}: p50 / p95 to ready", [
@@ -154,8 +157,12 @@ def markdown_table(results_dir: Path = RESULTS) -> str:
             row(f"burst {size}: CPU floor; labhub p95 / floor",
                 [f"{fmt(lab.get('cpu_floor_s'), 's')}; {fmt(lab.get('p95_over_cpu_floor'), 'x')}", None, None], "text")
             est = lab.get("queue_estimate_last_user")
-            row(f"burst {size}: last user's estimate / real wait",
-                [f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s" if est else "not measured", None, None], "text")
+            told = f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s" if est else "not measured"
+            errors = [r["queue_estimate_last_user"]["error"] for r in lab.get("rounds", [])
+                      if r.get("queue_estimate_last_user") and r["queue_estimate_last_user"].get("error") is not None]
+            if errors:
+                told += " (rounds: " + ", ".join(f"{e * 100:+.0f} %" for e in errors) + ")"
+            row(f"burst {size}: last user's estimate / real wait", [told, None, None], "text")
         row("plain jupyter server: CPU-s to /api/status",
             [_get(burst, "settings", "plain_server", "median_cpu_s"), None, None], "CPU-s")
     if single is None:

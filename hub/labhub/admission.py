@@ -4,8 +4,9 @@ Container starts (docker create/start and until the server answers HTTP) run at 
 at a time, first come first served. A server start is CPU-bound, so unless the admin fixes the number,
 it follows from what starts measurably cost: a start's container keeps its CPU-seconds at ready /
 its wall time of a core busy, and as many run at once as keep the cores busy. Waiting spawns learn
-their position and an estimate, from the rate at which starts finished while spawns waited (the
-line's measured throughput), or before any such measurement from what one start costs the whole
+their position and an estimate, from the line's measured throughput (the rate at which starts
+finished while spawns waited; early in a class's burst, the busy slots over the time a start held
+one), or before any such measurement from what one start costs the whole
 machine, played forward over the starts running now. That cost is the CPU all cores spent while a
 start ran alone (the container, but also the engine, the kernel's work for its mounts and network,
 the hub and the proxy: about half as much again as the container alone), less the machine's
@@ -135,8 +136,9 @@ class Admission:
         # Counted from the stretch's beginning, not its first finish: a class's first starts finish
         # together, and a rate between finishes of one wave would be far too high.
         self._stretches: deque[list] = deque(maxlen=4)
-        # When the starts of the current busy stretch finished, the latest last.
+        # When the starts of the current busy stretch finished, the latest last, and how long each took.
         self._finishes: deque[float] = deque(maxlen=max(self.fixed or 0, MAX_PER_CORE * self.cores) + 1)
+        self._walls: deque[float] = deque(maxlen=self._finishes.maxlen)
         self._busy = False
 
     # --- what the line looks like --------------------------------------------------------------
@@ -199,11 +201,17 @@ class Admission:
         Within a busy stretch, once more starts finished than run at once: the rate of the last
         `concurrency` finishes, one full turn of the slots, which follows the line as it goes (a
         class's first starts are slowed by everyone's logins and spawn requests at once). Before
-        that: all finishes of the stretch (and of earlier ones) over the time spawns waited.
+        that, once a few of the first wave finished: Little's law, the slots (all busy while spawns
+        wait) over the median time those starts held one. Not the finishes over the time spawns
+        waited: a wave's starts began together and finish together, so the first few finishes of a
+        wave of 8 looked like a third of the pace the line then kept (a class of 60 was told
+        "about 151 s" at place 49 and waited 51 s). Before any of that: earlier stretches, else the model.
         """
         slots, finishes = self.concurrency, self._finishes
         if len(finishes) > slots and finishes[-1] > finishes[-1 - slots]:
             return slots / (finishes[-1] - finishes[-1 - slots])
+        if len(self._walls) >= MIN_FINISHED:
+            return slots / max(statistics.median(self._walls), 1e-3)
         done = took = 0.0
         for count, began, last in reversed(self._stretches):
             if count and last > began:
@@ -251,6 +259,7 @@ class Admission:
         if busy and not self._busy:
             self._stretches.append([0, self._clock(), 0.0])
             self._finishes.clear()
+            self._walls.clear()
         self._busy = busy
 
     def _admit_next(self) -> None:
@@ -324,6 +333,7 @@ class Admission:
                 stretch[0] += 1
                 stretch[2] = now
                 self._finishes.append(now)
+                self._walls.append(start.wall_s)
         self._admit_next()
         return start
 

@@ -384,4 +384,27 @@ def test_a_wave_of_starts_finishing_together_is_no_burst_of_throughput():
     for i, t in enumerate(tickets[:4]):
         clock.now = 1010.0 + 0.1 * i
         adm.done(t, ok=True)
-    assert adm.throughput() == pytest.approx(4 / 10.3)
+    assert adm.throughput() == pytest.approx(4 / 10.15)  # 4 slots over the median 10.15 s a start held one
+
+
+def test_the_first_finishes_of_a_wave_give_the_pace_it_keeps():
+    # A class of 60 (as in bench.burst): 8 starts at once, each holding its slot 9-10 s in the first
+    # wave. When 3 of them have finished, the other 5 are about to: the line moves 8 places per ~9.5 s,
+    # not the 3 per 10 s finished so far (by which a class of 60 was told "about 151 s" at place 49
+    # and waited 51 s).
+    adm, clock, _ = line(concurrency=8)
+    tickets = [adm.enqueue(f"u{i:02d}") for i in range(60)]
+    for t, wall in zip(tickets[:3], (9.0, 9.5, 10.0)):
+        finish(adm, clock, t, wall)
+    assert adm.throughput() == pytest.approx(8 / 9.5)
+    clock.now = 1011.0
+    last = adm.enqueue("u60")
+    assert last.first_position == 50
+    # The 5 overdue starts of the first wave free their slots now, the 3 started since at 1018.5-1019.5;
+    # then each slot turns every 9.5 s: place 50 is the 2nd of the 7th turn, 6 x 9.5 s from now (the
+    # old rate, 3 finishes in 10 s, said about 160 s).
+    assert last.first_estimate_s == pytest.approx(57.0)
+    for t in tickets[3:8]:  # the rest of the wave finishes: still the walls until a full turn is measured
+        finish(adm, clock, t, 11.0)
+    assert adm.throughput() == pytest.approx(8 / 11.0)  # median of 9, 9.5, 10 and five 11s
+

@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from bench.__main__ import parse_args
+from bench.burst import combine
 from bench.cpu import cpu_floor_s, multiple_of, process_cpu_s
 from bench.estimate import queue_estimate
 from bench.report import markdown_table, write
@@ -101,3 +103,53 @@ def test_markdown_table_says_what_was_not_run(tmp_path):
     assert "| bursts | not run | not run | not run |" in text
     assert "| single spawn | not run | | not run |" in text
     assert "| warm-up of 30: login to lab | not available: POST answered 404 | | |" in text
+
+
+def burst_round(p50, p95, machine, error, errors=None, ready=30):
+    return {"spawns": 30, "succeeded": ready, "success_rate": ready / 30, "errors": errors or {},
+            "seconds_to_ready": {"n": ready, "p50": p50, "p95": p95, "mean": p50, "min": 2.0, "max": p95 + 1},
+            "start_cpu_s": {"n": ready, "p50": 1.7, "p95": 2.0, "mean": 1.7, "min": 1.5, "max": 2.1},
+            "hub_cpu_s": 4.5, "hub_cpu_s_per_spawn": 0.15, "wall_s": p95 + 2, "machine_cpu_s_per_spawn": machine,
+            "machine_idle_share": 0.05,
+            "queue_estimate_last_user": None if error is None else
+            {"estimate_s": 30.0, "real_wait_s": 30.0 / (1 + error), "error": error}}
+
+
+def test_rounds_of_a_burst_combine_into_medians_and_keep_each_round():
+    rounds = [burst_round(20.0, 40.0, 2.5, 0.28, {"timeout": 1}, ready=29), burst_round(24.0, 36.0, 2.3, -0.11),
+              burst_round(22.0, 44.0, 2.9, 0.05)]
+    entry = combine(rounds)
+    assert entry["spawns"] == 90 and entry["succeeded"] == 89 and entry["success_rate"] == pytest.approx(89 / 90)
+    assert entry["errors"] == {"timeout": 1}
+    assert entry["seconds_to_ready"]["p50"] == 22.0 and entry["seconds_to_ready"]["p95"] == 40.0
+    assert entry["seconds_to_ready"]["n"] == 89
+    assert entry["machine_cpu_s_per_spawn"] == 2.5 and entry["wall_s"] == 42.0
+    # The estimate shown is the round with the median error, not the kindest one.
+    assert entry["queue_estimate_last_user"]["error"] == 0.05
+    assert entry["rounds"] == rounds
+    assert combine(rounds[:1]) is rounds[0]  # one round: its figures as they are
+
+
+def test_rounds_without_an_estimate_leave_it_out_of_the_median():
+    entry = combine([burst_round(20.0, 40.0, 2.5, None), burst_round(21.0, 41.0, 2.6, 0.2)])
+    assert entry["queue_estimate_last_user"]["error"] == 0.2
+    assert combine([burst_round(20.0, 40.0, 2.5, None)] * 2)["queue_estimate_last_user"] is None
+
+
+def test_burst_rounds_must_be_at_least_one(capsys):
+    assert parse_args(["--burst-rounds", "3"]).burst_rounds == 3
+    assert parse_args([]).burst_rounds == 1
+    with pytest.raises(SystemExit):
+        parse_args(["--burst-rounds", "0"])
+    assert "--burst-rounds" in capsys.readouterr().err
+
+
+def test_markdown_table_says_how_many_rounds_and_each_rounds_estimate(tmp_path):
+    result = burst_result()
+    rounds = [burst_round(20.0, 28.0, 2.1, 0.1), burst_round(21.0, 30.0, 2.2, -0.2), burst_round(19.0, 27.0, 2.0, 0.25)]
+    result["labhub"]["30"]["rounds"] = rounds
+    result["stock-tuned"]["30"]["rounds"] = rounds
+    write("burst", result, started_at=0, duration_s=1, results_dir=tmp_path)
+    lines = markdown_table(tmp_path).splitlines()
+    assert "| burst 30: rounds (the figures below are their medians) | 3 | 3 | - |" in lines
+    assert "| burst 30: last user's estimate / real wait | 22 s / 20 s (rounds: +10 %, -20 %, +25 %) | - | - |" in lines
