@@ -201,23 +201,27 @@ class Admission:
         Within a busy stretch, once more starts finished than run at once: the rate of the last
         `concurrency` finishes, one full turn of the slots, which follows the line as it goes (a
         class's first starts are slowed by everyone's logins and spawn requests at once). Before
-        that, once a few of the first wave finished: Little's law, the slots (all busy while spawns
-        wait) over the median time those starts held one. Not the finishes over the time spawns
-        waited: a wave's starts began together and finish together, so the first few finishes of a
-        wave of 8 looked like a third of the pace the line then kept (a class of 60 was told
-        "about 151 s" at place 49 and waited 51 s). Before any of that: earlier stretches, else the model.
+        that, the pace of the earlier stretches, finishes over the time spawns waited from the first
+        place to the last: the last of a class waits through a whole burst, whose average pace is
+        steadier than its first wave's. Only in a hub's first stretch: Little's law
+        once a few of the first wave finished, the slots (all busy while spawns wait) over the median
+        time those starts held one. Not their finishes over the time spawns waited: a wave's starts
+        began together and finish together, so the first few finishes of a wave of 8 looked like a
+        third of the pace the line then kept (a class of 60 was told "about 151 s" at place 49 and
+        waited 51 s). Before any of that: the model.
         """
         slots, finishes = self.concurrency, self._finishes
         if len(finishes) > slots and finishes[-1] > finishes[-1 - slots]:
             return slots / (finishes[-1] - finishes[-1 - slots])
-        if len(self._walls) >= MIN_FINISHED:
-            return slots / max(statistics.median(self._walls), 1e-3)
+        earlier = list(self._stretches)[:-1] if self._busy else list(self._stretches)
         done = took = 0.0
-        for count, began, last in reversed(self._stretches):
+        for count, began, last in reversed(earlier):
             if count and last > began:
                 done, took = done + count, took + last - began
             if done >= MIN_FINISHED:
                 return done / took
+        if self._busy and len(self._walls) >= MIN_FINISHED:
+            return slots / max(statistics.median(self._walls), 1e-3)
         return self.modelled_throughput()
 
     def modelled_throughput(self) -> float:

@@ -292,6 +292,26 @@ def test_the_previous_busy_stretch_serves_a_new_burst():
     assert second[-1].first_position == 4 and second[-1].first_estimate_s == pytest.approx(8.0)
 
 
+def test_a_new_burst_keeps_the_last_bursts_pace_until_its_slots_turned_over():
+    adm, clock, _ = line(concurrency=2)
+    first = [adm.enqueue(f"a{i}") for i in range(6)]
+    for i, t in enumerate(first):  # one start every 2 s while others waited
+        clock.now = 1000.0 + 2 * (i + 1)
+        adm.done(t, ok=True)
+    clock.now = 2000.0
+    second = [adm.enqueue(f"b{i}") for i in range(10)]
+    clock.now = 2001.0
+    adm.done(second[0], ok=True)  # a start of the new wave that happened to be quick
+    clock.now = 2001.5
+    adm.done(second[1], ok=True)
+    # 4 finished in the 8 s spawns waited last time: 0.5 a second, not 2 slots per the 1.25 s those two took.
+    assert adm.throughput() == pytest.approx(0.5)
+    for at in (2003.5, 2004.0):  # a full turn of the slots: the new burst's own pace from now on
+        clock.now = at
+        adm.done(next(t for t in second if t in adm._running), ok=True)
+    assert adm.throughput() == pytest.approx(2 / (2004.0 - 2001.5))
+
+
 def test_one_finish_is_no_throughput_yet():
     adm, clock, _ = line(concurrency=1, initial_estimate_s=6.0)
     a, b, c = adm.enqueue("a"), adm.enqueue("b"), adm.enqueue("c")
