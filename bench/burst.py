@@ -26,7 +26,7 @@ from labhub.admission import machine_busy_s
 
 from .context import Context
 from .cpu import cores, cpu_floor_s, multiple_of, process_cpu_s
-from .estimate import queue_estimate
+from .estimate import estimates_by_round, queue_estimate
 from .probes import containers_memory
 from .report import Row, fmt
 from .spawning import spawn_all, stop_all
@@ -79,8 +79,7 @@ def combine(rounds: list[dict]) -> dict:
         entry[key] = _median(r[key] for r in rounds)
     if "queue_estimate_last_user" in rounds[0]:
         # The round whose estimate was off by the median error stands for all; each round's is in "rounds".
-        told = sorted((r["queue_estimate_last_user"] for r in rounds if r["queue_estimate_last_user"]
-                       and r["queue_estimate_last_user"]["error"] is not None), key=lambda e: e["error"])
+        told = sorted(estimates_by_round({"rounds": rounds}), key=lambda e: e["error"])
         entry["queue_estimate_last_user"] = told[(len(told) - 1) // 2] if told else None
     entry["rounds"] = rounds
     return entry
@@ -176,10 +175,9 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                 if est and est["error"] is not None else "not measured", None, "text"),
         ]
         if args.burst_rounds > 1:
-            errors = [r["queue_estimate_last_user"]["error"] for r in lab["rounds"]
-                      if r.get("queue_estimate_last_user") and r["queue_estimate_last_user"]["error"] is not None]
             rows.append(Row(NAME, f"burst {size}: last user's estimate error, each round",
-                            ", ".join(f"{e * 100:+.0f} %" for e in errors) or "not measured", None, "text"))
+                            ", ".join(f"{e['error'] * 100:+.0f} %" for e in estimates_by_round(lab)) or "not measured",
+                            None, "text"))
     result["settings"] = {"burst_sizes": args.bursts, "skipped": skipped, "timeout_s": args.burst_timeout,
                           "budget_min": args.budget_min, "image": "labhub/tensorflow-cpu:latest",
                           "rounds": args.burst_rounds,

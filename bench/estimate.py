@@ -26,3 +26,9 @@ def queue_estimate(events: list[tuple[float, dict]]) -> dict | None:
                       "error": e / (at - t) - 1 if at > t else None} for t, p, e in told]
             return {**track[0], "track": track}
     return None
+
+
+def estimates_by_round(entry: dict) -> list[dict]:
+    """The last user's checked estimate of each round of a burst entry (bench.burst.combine) that has one."""
+    return [est for r in entry.get("rounds", [])
+            if (est := r.get("queue_estimate_last_user")) and est.get("error") is not None]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import docker
 
+from .estimate import estimates_by_round
 from .stats import ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -158,10 +159,8 @@ def markdown_table(results_dir: Path = RESULTS) -> str:
                 [f"{fmt(lab.get('cpu_floor_s'), 's')}; {fmt(lab.get('p95_over_cpu_floor'), 'x')}", None, None], "text")
             est = lab.get("queue_estimate_last_user")
             told = f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s" if est else "not measured"
-            errors = [r["queue_estimate_last_user"]["error"] for r in lab.get("rounds", [])
-                      if r.get("queue_estimate_last_user") and r["queue_estimate_last_user"].get("error") is not None]
-            if errors:
-                told += " (rounds: " + ", ".join(f"{e * 100:+.0f} %" for e in errors) + ")"
+            if by_round := estimates_by_round(lab):
+                told += " (rounds: " + ", ".join(f"{e['error'] * 100:+.0f} %" for e in by_round) + ")"
             row(f"burst {size}: last user's estimate / real wait", [told, None, None], "text")
         row("plain jupyter server: CPU-s to /api/status",
             [_get(burst, "settings", "plain_server", "median_cpu_s"), None, None], "CPU-s")

@@ -73,6 +73,7 @@ class Ticket:
     first_position: int = 0
     first_estimate_s: float | None = None
     solo: bool = True  # no other start ran while this one held its slot
+    slots: int = 0  # starts the line let run at once when it was admitted
     # Cores the machine kept busy over the quiet spell (no start running) before its admission.
     background: float | None = None
 
@@ -136,9 +137,10 @@ class Admission:
         # Counted from the stretch's beginning, not its first finish: a class's first starts finish
         # together, and a rate between finishes of one wave would be far too high.
         self._stretches: deque[list] = deque(maxlen=4)
-        # When the starts of the current busy stretch finished, the latest last, and how long each took.
+        # When the starts of the current busy stretch finished, the latest last, and the pace each one
+        # stood for: the slots at its admission over the time it held one (Little's law).
         self._finishes: deque[float] = deque(maxlen=max(self.fixed or 0, MAX_PER_CORE * self.cores) + 1)
-        self._walls: deque[float] = deque(maxlen=self._finishes.maxlen)
+        self._paces: deque[float] = deque(maxlen=self._finishes.maxlen)
         self._busy = False
 
     # --- what the line looks like --------------------------------------------------------------
@@ -204,8 +206,10 @@ class Admission:
         that, the pace of the earlier stretches, finishes over the time spawns waited from the first
         place to the last: the last of a class waits through a whole burst, whose average pace is
         steadier than its first wave's. Only in a hub's first stretch: Little's law
-        once a few of the first wave finished, the slots (all busy while spawns wait) over the median
-        time those starts held one. Not their finishes over the time spawns waited: a wave's starts
+        once a few of the first wave finished, the slots (all busy while spawns wait) over the time
+        a start held one, the median of those starts' (each with the slots there were at its admission:
+        a hub's first wave runs 2 per core, the next ones as many as its measured starts say). Not
+        their finishes over the time spawns waited: a wave's starts
         began together and finish together, so the first few finishes of a wave of 8 looked like a
         third of the pace the line then kept (a class of 60 was told "about 151 s" at place 49 and
         waited 51 s). Before any of that: the model.
@@ -220,8 +224,8 @@ class Admission:
                 done, took = done + count, took + last - began
             if done >= MIN_FINISHED:
                 return done / took
-        if self._busy and len(self._walls) >= MIN_FINISHED:
-            return slots / max(statistics.median(self._walls), 1e-3)
+        if self._busy and len(self._paces) >= MIN_FINISHED:
+            return statistics.median(self._paces)
         return self.modelled_throughput()
 
     def modelled_throughput(self) -> float:
@@ -263,13 +267,14 @@ class Admission:
         if busy and not self._busy:
             self._stretches.append([0, self._clock(), 0.0])
             self._finishes.clear()
-            self._walls.clear()
+            self._paces.clear()
         self._busy = busy
 
     def _admit_next(self) -> None:
         while self._waiting and len(self._running) < self.concurrency:
             ticket = self._waiting.popleft()
             ticket.admitted_at = self._clock()
+            ticket.slots = self.concurrency
             busy = self._machine_cpu()
             if self._running:
                 ticket.solo = False
@@ -337,7 +342,7 @@ class Admission:
                 stretch[0] += 1
                 stretch[2] = now
                 self._finishes.append(now)
-                self._walls.append(start.wall_s)
+                self._paces.append(ticket.slots / max(start.wall_s, 1e-3))
         self._admit_next()
         return start
 
