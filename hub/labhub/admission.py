@@ -5,13 +5,12 @@ at a time, first come first served. A server start is CPU-bound, so unless the a
 it follows from what starts measurably cost: a start's container keeps its CPU-seconds at ready /
 its wall time of a core busy, and as many run at once as keep the cores busy. Waiting spawns learn
 their position and an estimate, from the line's measured throughput (the rate at which starts
-finished while spawns waited; early in a class's burst, the busy slots over the time a start held
-one), or before any such measurement from what one start costs the whole
-machine, played forward over the starts running now. That cost is the CPU all cores spent while a
-start ran alone (the container, but also the engine, the kernel's work for its mounts and network,
-the hub and the proxy: about half as much again as the container alone), less the machine's
-background load: its busy rate over the quiet spell before that start, which also leaves fewer
-cores to the line.
+finished while spawns waited, in this burst or the ones before), or before any such measurement from
+what one start costs the whole machine, played forward over the starts running now. That cost is the
+CPU all cores spent while a start ran alone (the container, but also the engine, the kernel's work
+for its mounts and network, the hub and the proxy: about half as much again as the container alone),
+less the machine's background load: its busy rate over the quiet spell before that start, which also
+leaves fewer cores to the line.
 """
 
 from __future__ import annotations
@@ -202,17 +201,16 @@ class Admission:
 
         Within a busy stretch, once more starts finished than run at once: the rate of the last
         `concurrency` finishes, one full turn of the slots, which follows the line as it goes (a
-        class's first starts are slowed by everyone's logins and spawn requests at once). Before
-        that, the pace of the earlier stretches, finishes over the time spawns waited from the first
-        place to the last: the last of a class waits through a whole burst, whose average pace is
-        steadier than its first wave's. Only in a hub's first stretch: Little's law
-        once a few of the first wave finished, the slots (all busy while spawns wait) over the time
-        a start held one, the median of those starts' (each with the slots there were at its admission:
-        a hub's first wave runs 2 per core, the next ones as many as its measured starts say). Not
-        their finishes over the time spawns waited: a wave's starts
-        began together and finish together, so the first few finishes of a wave of 8 looked like a
-        third of the pace the line then kept (a class of 60 was told "about 151 s" at place 49 and
-        waited 51 s). Before any of that: the model.
+        class's first starts are slowed by everyone's logins and spawn requests at once). Until
+        then, the earlier stretches' pace (their finishes over the time spawns waited): the last of a
+        class waits through a whole burst, and a whole burst's pace is steadier than a first wave's.
+        In a hub's first stretch, once a few starts finished: Little's law, each finished start's
+        slots at its admission (all busy while spawns wait; a fresh hub's first wave runs 2 per core,
+        later ones as many as measured starts say) over the time it held one, the median of those.
+        Never the first finishes of a stretch over the time spawns waited: a wave's starts began
+        together and finish together, so the first 3 of a wave of 8 looked like a third of the pace
+        the line then kept (a class of 60 was told "about 151 s" at place 49 and waited 51 s).
+        Before any of that: the model.
         """
         slots, finishes = self.concurrency, self._finishes
         if len(finishes) > slots and finishes[-1] > finishes[-1 - slots]:
