@@ -438,7 +438,6 @@ def test_the_first_finishes_of_a_wave_give_the_pace_it_keeps():
     # then each slot turns every 9.5 s: place 50 is the 2nd of the 7th turn, 6 x 9.5 s from now (the
     # old rate, 3 finishes in 10 s, said about 160 s).
     assert last.first_estimate_s == pytest.approx(57.0)
-    for t in tickets[3:8]:  # the rest of the wave finishes: still the walls until a full turn is measured
+    for t in tickets[3:8]:  # the rest of the wave finishes: still Little's law until a full turn
         finish(adm, clock, t, 11.0)
-    assert adm.throughput() == pytest.approx(8 / 11.0)  # median of 9, 9.5, 10 and five 11s
-
+    assert adm.throughput() == pytest.approx(8 / 11.0)  # median of 8/9, 8/9.5, 8/10 and five 8/11
