@@ -18,7 +18,6 @@ next, as much as the differences left between the hubs. Each round's own figures
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import Counter
 
@@ -30,7 +29,7 @@ from .estimate import estimates_by_round, queue_estimate
 from .probes import containers_memory
 from .report import Row, fmt
 from .spawning import spawn_all, stop_all
-from .stats import rate, ratio, summary
+from .stats import percentile, rate, ratio, summary
 
 NAME = "burst"
 SETTLE_S = 5  # after a clean-up, before the next burst
@@ -58,8 +57,8 @@ def measure(side, names: list[str], timeout: float) -> dict:
 
 
 def _median(values) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
+    """The median of the figures rounds have (a round may lack one, e.g. no CPU reading)."""
+    return percentile([v for v in values if v is not None], 50)
 
 
 def combine(rounds: list[dict]) -> dict:
