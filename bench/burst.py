@@ -6,6 +6,13 @@ per spawn, and the whole machine's busy CPU-seconds per spawn (containers, engin
 proxy and this benchmark's own polling: what a spawn costs all told) with its idle share. Beside
 them the CPU floor of the burst (bench.cpu: what the cores cannot beat) and labhub's p95 as a
 multiple of it, and for labhub whether the last user's "about N s" in line came true.
+
+The CPU floor counts a plain `jupyter server`; a hub-spawned start also costs the engine, the kernel,
+the hub and the proxy, and its server does more (jupyterhub-singleuser). So each hub's p95 is also
+given over its machine floor (N x that hub's machine CPU per spawn / cores: how close its line keeps
+to what its starts cost), and labhub's over stock-tuned's machine floor (what the same starts cost
+under the stock hub: the figure a same-image comparison can be held to).
+
 After each burst every server is stopped and every container removed before the next one starts. At
 the largest burst run, before the clean-up, the memory of the hub and of the running containers is
 taken (reported by the memory benchmark).
@@ -84,6 +91,14 @@ def combine(rounds: list[dict]) -> dict:
     return entry
 
 
+def add_machine_floors(size: int, n_cores: int, lab: dict, tuned: dict, stock: dict) -> None:
+    """Each hub's machine floor and p95 over it, and labhub's p95 over stock-tuned's floor (see above)."""
+    for entry in (lab, tuned, stock):
+        entry["machine_floor_s"] = cpu_floor_s(size, entry.get("machine_cpu_s_per_spawn"), n_cores)
+        entry["p95_over_machine_floor"] = multiple_of(entry["seconds_to_ready"]["p95"], entry["machine_floor_s"])
+    lab["p95_over_tuned_machine_floor"] = multiple_of(lab["seconds_to_ready"]["p95"], tuned["machine_floor_s"])
+
+
 def run(ctx: Context) -> tuple[dict, list[Row]]:
     args = ctx.args
     sides = ctx.with_tuned()
@@ -138,6 +153,7 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
         floors[str(size)] = floor
         lab["cpu_floor_s"] = floor
         lab["p95_over_cpu_floor"] = multiple_of(lab["seconds_to_ready"]["p95"], floor)
+        add_machine_floors(size, n_cores, lab, tuned, stock)
         for key, other in (("ratio", stock), ("ratio_tuned", tuned)):
             result[key][str(size)] = {
                 "success_rate": ratio(lab["success_rate"], other["success_rate"]),
@@ -169,6 +185,11 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                 "share", tuned=tuned["machine_idle_share"]),
             Row(NAME, f"burst {size}: CPU floor (N x plain CPU / {n_cores} cores)", floor, None),
             Row(NAME, f"burst {size}: labhub p95 / CPU floor", lab["p95_over_cpu_floor"], None, "x"),
+            Row(NAME, f"burst {size}: p95 / own machine floor (N x machine CPU per spawn / {n_cores} cores)",
+                lab["p95_over_machine_floor"], stock["p95_over_machine_floor"], "x",
+                tuned=tuned["p95_over_machine_floor"]),
+            Row(NAME, f"burst {size}: labhub p95 / stock-tuned's machine floor", lab["p95_over_tuned_machine_floor"],
+                None, "x"),
             Row(NAME, f"burst {size}: last user, estimate / real wait",
                 f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s ({est['error'] * 100:+.0f} %)"
                 if est and est["error"] is not None else "not measured", None, "text"),
@@ -189,6 +210,8 @@ def run(ctx: Context) -> tuple[dict, list[Row]]:
                           "machine_cpu": "busy CPU-seconds of all cores (/proc/stat: all but idle and iowait) "
                                          "over the burst, / N; idle share: 1 - that busy time / (cores x the burst's wall time)",
                           "cpu_floor": "N x plain jupyter server CPU-s to /api/status (same image, same run) / cores",
+                          "machine_floor": "N x the hub's machine CPU per spawn (median of the rounds) / cores; "
+                                           "labhub's p95 also over stock-tuned's",
                           "queue_estimate": "labhub's last user: the first 'about N s' of its progress events vs "
                                             "the time from that event to the first event after the line",
                           "plain_server": plain, "cores": n_cores, "cpu_floor_s": floors,

@@ -124,7 +124,7 @@ def _get(d, *path):
 
 def markdown_table(results_dir: Path = RESULTS) -> str:
     """The Benchmarks table of docs/sessions.md, from the JSON in `results_dir` (a missing benchmark
-    gives "not run"): bursts per size on the three hubs, the CPU floor, single spawns and the warm-up."""
+    gives "not run"): bursts per size on the three hubs, the CPU and machine floors, single spawns and the warm-up."""
     burst, single, warm = (_load(results_dir, n) for n in ("burst", "spawn_latency", "warmup"))
     sides = ("labhub", "stock-tuned", "stock")
     lines = ["| figure | labhub | stock-tuned | stock |", "|---|---|---|---|"]
@@ -157,6 +157,12 @@ def markdown_table(results_dir: Path = RESULTS) -> str:
             lab = entries[0]
             row(f"burst {size}: CPU floor; labhub p95 / floor",
                 [f"{fmt(lab.get('cpu_floor_s'), 's')}; {fmt(lab.get('p95_over_cpu_floor'), 'x')}", None, None], "text")
+            row(f"burst {size}: machine floor; p95 / it", [
+                f"{fmt(e.get('machine_floor_s'), 's')}; {fmt(e.get('p95_over_machine_floor'), 'x')}"
+                if e and e.get("machine_floor_s") is not None else None for e in entries], "text")
+            if lab.get("p95_over_tuned_machine_floor") is not None:
+                row(f"burst {size}: labhub p95 / stock-tuned's machine floor",
+                    [lab["p95_over_tuned_machine_floor"], None, None], "x")
             est = lab.get("queue_estimate_last_user")
             told = f"{est['estimate_s']:.0f} s / {est['real_wait_s']:.0f} s" if est else "not measured"
             if by_round := estimates_by_round(lab):

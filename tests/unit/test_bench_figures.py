@@ -1,4 +1,4 @@
-"""The pure parts of the benchmarks' new figures: CPU floor, process CPU, the queue estimate check,
+"""The pure parts of the benchmarks' new figures: CPU and machine floors, process CPU, the queue estimate check,
 and the Markdown table of docs/sessions.md."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 import pytest
 
 from bench.__main__ import parse_args
-from bench.burst import combine
+from bench.burst import add_machine_floors, combine
 from bench.cpu import cpu_floor_s, multiple_of, process_cpu_s
 from bench.estimate import queue_estimate
 from bench.report import markdown_table, write
@@ -67,8 +67,10 @@ def burst_result() -> dict:
                        "start_cpu_s": {"p50": cpu}, "hub_cpu_s_per_spawn": hub, **extra}}
     return {"labhub": side(30, 20.0, 28.0, 1.6, 0.05, cpu_floor_s=19.5, p95_over_cpu_floor=28 / 19.5,
                            queue_estimate_last_user={"estimate_s": 22.0, "real_wait_s": 20.0},
-                           machine_cpu_s_per_spawn=2.1, machine_idle_share=0.05),
-            "stock-tuned": side(30, 60.0, 75.0, 3.4, 0.09), "stock": side(0, None, None, None, 0.08),
+                           machine_cpu_s_per_spawn=2.1, machine_idle_share=0.05, machine_floor_s=31.5,
+                           p95_over_machine_floor=28 / 31.5, p95_over_tuned_machine_floor=28 / 60.0),
+            "stock-tuned": side(30, 60.0, 75.0, 3.4, 0.09, machine_floor_s=60.0, p95_over_machine_floor=1.25),
+            "stock": side(0, None, None, None, 0.08),
             "settings": {"burst_sizes": [30, 60], "plain_server": {"median_cpu_s": 1.3}}}
 
 
@@ -88,12 +90,27 @@ def test_markdown_table_from_the_results_of_a_run(tmp_path):
     assert "| burst 30: start CPU per server (p50) | 1.60 CPU-s | 3.40 CPU-s | - |" in lines
     assert "| burst 30: machine CPU per spawn, all told; idle | 2.10 CPU-s; 5 % | - | - |" in lines
     assert "| burst 30: CPU floor; labhub p95 / floor | 19.5 s; 1.44 x | - | - |" in lines
+    assert "| burst 30: machine floor; p95 / it | 31.5 s; 0.89 x | 60.0 s; 1.25 x | - |" in lines
+    assert "| burst 30: labhub p95 / stock-tuned's machine floor | 0.47 x | - | - |" in lines
     assert "| burst 30: last user's estimate / real wait | 22 s / 20 s | - | - |" in lines
     assert "| burst 60 | not run | not run | not run |" in lines
     assert "| single spawn: p50 / p95 | 2.1 s / 2.6 s | - | 3.0 s / 3.5 s |" in lines
     assert "| warm-up of 30: login to lab p50 / max | 1.2 s / 2.4 s | - | - |" in lines
     assert ("| warm-up: machine CPU per user (bcrypt at work factor 12); login floor; max / floor | "
             "0.40 CPU-s (0.28 CPU-s); 6.0 s; 0.40 x | - | - |") in lines
+
+
+def test_machine_floors_count_what_a_start_costs_the_whole_machine():
+    def entry(p95, machine):
+        return {"seconds_to_ready": {"p95": p95}, "machine_cpu_s_per_spawn": machine}
+    lab, tuned, stock = entry(37.0, 2.4), entry(38.0, 2.3), entry(None, 2.2)
+    add_machine_floors(30, 2, lab, tuned, stock)
+    assert lab["machine_floor_s"] == pytest.approx(36.0) and lab["p95_over_machine_floor"] == pytest.approx(37 / 36)
+    assert tuned["machine_floor_s"] == pytest.approx(34.5)
+    # labhub held to what the same starts cost under the stock hub, not to its own (possibly dearer) starts.
+    assert lab["p95_over_tuned_machine_floor"] == pytest.approx(37 / 34.5)
+    # A hub whose bursts never got ready has a floor but no multiple of it.
+    assert stock["machine_floor_s"] == pytest.approx(33.0) and stock["p95_over_machine_floor"] is None
 
 
 def test_markdown_table_says_what_was_not_run(tmp_path):
