@@ -75,6 +75,8 @@ class Ticket:
     slots: int = 0  # starts the line let run at once when it was admitted
     # Cores the machine kept busy over the quiet spell (no start running) before its admission.
     background: float | None = None
+    # The container the start created (the spawner sets it): whose CPU is read once its server answered.
+    container: str | None = None
 
 
 @dataclass
@@ -104,9 +106,10 @@ class Admission:
     """The line of container starts of one hub process.
 
     `concurrency`: starts at once, fixed by the admin; 0 or None: follow the measured starts.
-    `start_cpu(name)`: the container CPU-seconds of `name`'s server that just answered, or None; it
-    blocks (Docker, cgroup files), so it runs on a worker thread. `clock` and `machine_cpu` (the
-    machine's busy CPU-seconds so far, None where unknown) are there for tests.
+    `start_cpu(container)`: the CPU-seconds of the container of a server that just answered (the
+    ticket's `container`), or None; it blocks (cgroup files, Docker), so it runs on a worker thread.
+    `clock` and `machine_cpu` (the machine's busy CPU-seconds so far, None where unknown) are there
+    for tests.
     """
 
     def __init__(self, concurrency: int | None = None, *, cores: int | None = None,
@@ -195,6 +198,13 @@ class Admission:
         if not shares:
             return self.initial_concurrency
         return min(max(math.ceil(self.cores / statistics.median(shares)), 1), MAX_PER_CORE * self.cores)
+
+    @property
+    def start_cpu_s(self) -> float | None:
+        """Container CPU-seconds a recent start took until its server answered (median; None before
+        any was measured): what the line sizes itself by, for monitoring."""
+        measured = [s.cpu_s for s in self._recent if s.cpu_s]
+        return statistics.median(measured) if measured else None
 
     def throughput(self) -> float:
         """Starts finished per second while spawns waited in line: measured, or else modelled.
@@ -344,11 +354,11 @@ class Admission:
         self._admit_next()
         return start
 
-    async def _measure(self, name: str, start: Start) -> None:
+    async def _measure(self, ticket: Ticket, start: Start) -> None:
         try:
-            start.cpu_s = await asyncio.to_thread(self._start_cpu, name)
+            start.cpu_s = await asyncio.to_thread(self._start_cpu, ticket.container)
         except Exception as e:  # a figure missing makes the line fall back on wall times, not fail
-            log.warning("Could not read the start CPU of %s: %s", name, e)
+            log.warning("Could not read the start CPU of %s: %s", ticket.name, e)
 
     @asynccontextmanager
     async def slot(self, ticket: Ticket):
@@ -364,8 +374,8 @@ class Admission:
             ok = True
         finally:
             start = self.done(ticket, ok)
-            if start is not None and self._start_cpu is not None:
-                task = asyncio.ensure_future(self._measure(ticket.name, start))
+            if start is not None and self._start_cpu is not None and ticket.container:
+                task = asyncio.ensure_future(self._measure(ticket, start))
                 self._measuring.add(task)
                 task.add_done_callback(self._measuring.discard)
 

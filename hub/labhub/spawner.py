@@ -272,6 +272,7 @@ class LabSpawner(DockerSpawner):
             async with admission.slot(ticket):
                 await self._prepare_home()
                 ip, port = await super().start()
+                ticket.container = self.started_container()
                 if self.gpu_lease is not None:
                     self.gpu.activate(self.gpu_lease)
                 # Hold the slot until the server answers, so the machine starts only what it can take.
@@ -281,6 +282,10 @@ class LabSpawner(DockerSpawner):
             self._release_gpu("start failed")
             raise
         return ip, port
+
+    def started_container(self) -> str | None:
+        """The id of the container serving this server, once started: the line reads its start CPU."""
+        return self.container_id or None
 
     async def _prepare_home(self) -> None:
         """A bounded home attached and its volume pointing at it, before the container mounts it."""

@@ -127,6 +127,10 @@ def test_prometheus_scrapes_the_hub_and_the_exporter(hub, prometheus, running):
     prometheus.wait_for('labhub_gpu_user_memory_bytes{user="bob"}', lambda r: len(r) == 1)
     # The admission line comes from the hub process itself, through /hub/metrics.
     assert prometheus.values("labhub_spawn_queue_length", by="job") == {"jupyterhub": 0}
+    # What the two starts cost, read from their containers' cgroups: what the line sizes itself by.
+    start_cpu = prometheus.wait_for("labhub_spawn_start_cpu_seconds", lambda r: len(r) == 1)
+    assert 0.2 < float(start_cpu[0]["value"][1]) < 30, start_cpu
+    assert prometheus.values("labhub_spawn_concurrency", by="job")["jupyterhub"] >= 1
     # The home volumes' disk, and every exporter source answering.
     assert prometheus.values("labhub_home_volumes_filesystem_avail_bytes", by="path")
     sources = prometheus.values("labhub_exporter_source_up", by="source")

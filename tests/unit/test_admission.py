@@ -335,15 +335,16 @@ def test_a_spawn_that_waits_is_told_its_place_and_the_line_logs_how_that_came_tr
 async def test_slot_holds_a_start_and_reads_its_cpu_off_the_event_loop():
     loop_thread = []
 
-    def probe(name):
+    def probe(container):
         import threading
         loop_thread.append(threading.current_thread() is threading.main_thread())
-        return {"a": 2.4}[name]
+        return {"c-a": 2.4}[container]
 
     adm, clock, _ = line(cores=2, start_cpu=probe)
     ticket = adm.enqueue("a")
     async with adm.slot(ticket):
         assert adm.running == 1
+        ticket.container = "c-a"  # what the spawner does once its container is created
         clock.now += 3.0
     assert adm.running == 0
     await adm.measured()
@@ -352,13 +353,14 @@ async def test_slot_holds_a_start_and_reads_its_cpu_off_the_event_loop():
 
 
 async def test_a_probe_that_fails_leaves_the_start_without_a_cpu_figure(caplog):
-    def probe(name):
+    def probe(container):
         raise OSError("cgroup gone")
 
     adm, clock, _ = line(cores=2, start_cpu=probe)
     ticket = adm.enqueue("a")
     with caplog.at_level(logging.WARNING, logger="JupyterHub.labhub.admission"):
         async with adm.slot(ticket):
+            ticket.container = "c-a"
             clock.now += 2.0
         await adm.measured()
     assert "Could not read the start CPU of a: cgroup gone" in caplog.text
@@ -374,6 +376,17 @@ async def test_a_start_that_raises_frees_its_slot_without_a_measurement():
             raise RuntimeError("docker said no")
     await adm.measured()
     assert calls == [] and b.admitted.is_set() and list(adm._recent) == []
+
+
+async def test_a_start_without_a_container_to_read_is_not_measured():
+    # A spawner that never said which container it started: no probe at all (it would guess).
+    calls = []
+    adm, clock, _ = line(cores=2, start_cpu=calls.append)
+    ticket = adm.enqueue("a")
+    async with adm.slot(ticket):
+        clock.now += 2.0
+    await adm.measured()
+    assert calls == [] and adm._recent[-1].cpu_s is None
 
 
 async def test_a_spawn_cancelled_while_waiting_leaves_the_line():

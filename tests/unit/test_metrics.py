@@ -173,14 +173,19 @@ def test_admission_collector_reports_the_line():
         assert values == {"labhub_spawn_queue_length": 0, "labhub_spawn_starts_in_progress": 0,
                           "labhub_spawn_queue_oldest_wait_seconds": 0}
         admission = LabSpawner._admission = Admission(1)
-        admission.enqueue("a")  # starts at once
-        admission.enqueue("b")
+        a = admission.enqueue("a")  # starts at once
+        b = admission.enqueue("b")
         admission.enqueue("c")
         values = {f.name: f.samples[0].value for f in AdmissionCollector().collect()}
         assert values["labhub_spawn_queue_length"] == 2 and values["labhub_spawn_starts_in_progress"] == 1
         assert values["labhub_spawn_queue_oldest_wait_seconds"] >= 0
         # What the sessions service times a warm-up's starts by (absent before the hub's first spawn).
         assert values["labhub_spawn_queue_seconds_per_place"] == admission.seconds_per_place() > 0
+        assert values["labhub_spawn_concurrency"] == 1
+        assert "labhub_spawn_start_cpu_seconds" not in values  # nothing measured yet
+        admission.done(a, ok=True).cpu_s = 1.5  # a's server answered; its container had used 1.5 CPU-s
+        values = {f.name: f.samples[0].value for f in AdmissionCollector().collect()}
+        assert values["labhub_spawn_start_cpu_seconds"] == 1.5 and b.admitted.is_set()
     finally:
         LabSpawner._admission = saved
 

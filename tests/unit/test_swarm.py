@@ -1,7 +1,9 @@
 """Swarm mode without an engine: its settings, the lab-wide GPU units of many nodes, and where a
-multi-GPU lease may go (one machine)."""
+multi-GPU lease may go (one machine), and which container a started service runs in."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,6 +12,7 @@ from labhub.gpu.policy import Demand, can_ever_fit, node_of, place
 from labhub.settings import load_settings
 from labhub.backend.swarm.inventory import device_of, inventory_of
 from labhub.backend.swarm.nodes import Node, _node, docker_time
+from labhub.backend.swarm.spawner import LabSwarmSpawner
 
 
 def write(tmp_path, text):
@@ -103,3 +106,11 @@ def test_a_multi_gpu_lease_stays_on_one_machine():
 
 def test_docker_timestamps():
     assert docker_time("2026-11-22T00:21:55.124910418Z") == pytest.approx(1795306915.1249104)
+
+
+def test_the_started_container_of_a_service_is_its_running_tasks():
+    # The admission line reads a start's CPU from this container (None before the task ran).
+    task = {"Status": {"State": "running", "ContainerStatus": {"ContainerID": "c0ffee", "PID": 42}}}
+    assert LabSwarmSpawner.started_container(SimpleNamespace(_task=task)) == "c0ffee"
+    assert LabSwarmSpawner.started_container(SimpleNamespace(_task=None)) is None
+    assert LabSwarmSpawner.started_container(SimpleNamespace(_task={"Status": {"State": "pending"}})) is None

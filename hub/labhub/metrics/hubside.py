@@ -39,7 +39,16 @@ class AdmissionCollector:
             per_place = GaugeMetricFamily(
                 "labhub_spawn_queue_seconds_per_place", "The line's estimate: seconds per place in line")
             per_place.add_metric([], admission.seconds_per_place())
-            families.append(per_place)
+            slots = GaugeMetricFamily(
+                "labhub_spawn_concurrency", "Container starts the line lets run at once (the admin's number, or measured)")
+            slots.add_metric([], admission.concurrency)
+            families += [per_place, slots]
+            if (cpu := admission.start_cpu_s) is not None:
+                start_cpu = GaugeMetricFamily(
+                    "labhub_spawn_start_cpu_seconds",
+                    "Container CPU-seconds of a recent start until its server answered (median)")
+                start_cpu.add_metric([], cpu)
+                families.append(start_cpu)
         return families
 
     def describe(self):

@@ -188,6 +188,11 @@ class LabSwarmSpawner(LabSpawner, SwarmSpawner):
         if self.home_mode == "node" and self._task_node is not None:
             await self._call(set_home_node, self.home_volume, self._task_node.id)
 
+    def started_container(self) -> str | None:
+        # The task's container, on whichever node it runs: read where that is this engine's node.
+        status = (self._task or {}).get("Status") or {}
+        return (status.get("ContainerStatus") or {}).get("ContainerID") or None
+
     async def _node_name(self, node_id: str | None) -> str:
         found = await self._call(node, node_id) if node_id else None
         return found.hostname if found else "(none)"
